@@ -1,0 +1,253 @@
+"""The ``issuer`` command line. Operators script it, so its arguments stay stable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from keys import KeyEncryptionKey, KeyLifecycleError
+from keys.store import all_keys
+
+from .clients import create_client, list_clients
+from .db import create_async_engine, session_factory
+from .demo import create_demo_accounts
+from .errors import IssuerError
+from .migrate import upgrade
+from .passwords import Passwords
+from .service import Issuer
+from .settings import Settings, load_settings
+from .users import create_user, list_users
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _errors_as_messages() -> Iterator[None]:
+    try:
+        yield
+    except (IssuerError, KeyLifecycleError) as exc:
+        raise click.ClickException(f"{exc} [{exc.code}]") from None
+
+
+def _settings(**overrides: object) -> Settings:
+    with _errors_as_messages():
+        return load_settings(**overrides)
+
+
+def _with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        engine = create_async_engine(settings.database_url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    with _errors_as_messages():
+        if settings.auto_migrate:
+            upgrade(settings.database_url)
+        return asyncio.run(run())
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@click.group()
+def main() -> None:
+    """Token issuer: OAuth 2 / OpenID Connect with self-rotating signing keys."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--dev", is_flag=True, help="Development mode: generated KEK, demo accounts.")
+def serve(host: str, port: int, dev: bool) -> None:
+    """Run the issuer with uvicorn."""
+    import uvicorn
+
+    from .web import create_app
+
+    overrides: dict[str, object] = {"dev": True} if dev else {}
+    if "ISSUER_URL" not in os.environ:
+        overrides["url"] = f"http://{host}:{port}"
+    settings = _settings(**overrides)
+    _configure_logging(settings)
+    with _errors_as_messages():
+        issuer = Issuer(settings)
+        if settings.dev:
+            click.echo(asyncio.run(_prepare_dev(settings)) or "", err=True)
+        uvicorn.run(create_app(issuer), host=host, port=port, log_config=None)
+
+
+async def _prepare_dev(settings: Settings) -> str | None:
+    issuer = Issuer(settings)
+    try:
+        await issuer.start()
+        return await create_demo_accounts(issuer.sessions, settings, int(time.time()))
+    finally:
+        await issuer.stop()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not yet applied (safe to run from several hosts at once)."""
+    settings = _settings()
+    with _errors_as_messages():
+        upgrade(settings.database_url)
+    click.echo("schema is current")
+
+
+@main.group()
+def users() -> None:
+    """Users (resource owners)."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password.")
+@click.option("--role", "roles", multiple=True, help="A role; repeat for several.")
+@click.option("--given-name")
+@click.option("--family-name")
+def users_add(
+    email: str, password_stdin: bool, roles: tuple[str, ...],
+    given_name: str | None, family_name: str | None,
+) -> None:
+    """Add a user; the password comes from standard input, never from the command line."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> str:
+        async with sessions() as session, session.begin():
+            user = await create_user(
+                session, Passwords(settings), email, password, now=int(time.time()),
+                roles=roles, given_name=given_name, family_name=family_name,
+            )
+            return user.id
+
+    click.echo(f"user {email} added with id {_with_sessions(settings, work)}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[list[str]]:
+        async with sessions() as session:
+            return [
+                [u.id, u.email, ",".join(u.roles), "disabled" if u.disabled else "enabled"]
+                for u in await list_users(session)
+            ]
+
+    _table(["ID", "EMAIL", "ROLES", "STATUS"], _with_sessions(settings, work))
+
+
+@main.group()
+def clients() -> None:
+    """OAuth clients."""
+
+
+@clients.command("add")
+@click.argument("client_id")
+@click.option("--grant", "grants", multiple=True, required=True,
+              help="password, client_credentials or refresh_token; repeat for several.")
+@click.option("--scope", "scopes", multiple=True, help="An allowed scope; repeat for several.")
+@click.option("--audience", help="The aud of this client's access tokens.")
+@click.option("--public", is_flag=True, help="A public client: no secret, password grant.")
+def clients_add(
+    client_id: str, grants: tuple[str, ...], scopes: tuple[str, ...],
+    audience: str | None, public: bool,
+) -> None:
+    """Register a client and print its secret, once."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+        async with sessions() as session, session.begin():
+            _, secret = await create_client(
+                session, client_id, now=int(time.time()), grants=grants, scopes=scopes,
+                audience=audience, public=public,
+            )
+            return secret
+
+    secret = _with_sessions(settings, work)
+    click.echo(f"client {client_id} added")
+    if secret is not None:
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store it now: it is not kept and cannot be shown again.", err=True)
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """List clients."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[list[str]]:
+        async with sessions() as session:
+            return [
+                [c.client_id, "public" if c.public else "confidential", ",".join(c.grants),
+                 " ".join(c.scopes), c.audience or f"({settings.default_audience})"]
+                for c in await list_clients(session)
+            ]
+
+    _table(["CLIENT_ID", "TYPE", "GRANTS", "SCOPES", "AUDIENCE"], _with_sessions(settings, work))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List signing keys with their state and transition times (UTC)."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[list[str]]:
+        async with sessions() as session:
+            return [
+                [k.kid, k.alg, k.state, _when(k.created_at), _when(k.activated_at),
+                 _when(k.retired_at), _when(k.removed_at)]
+                for k in await all_keys(session)
+            ]
+
+    _table(["KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "REMOVED"],
+           _with_sessions(settings, work))
+
+
+@keys.command("new-kek")
+def keys_new_kek() -> None:
+    """Print a fresh key-encryption key for ISSUER_KEK (keep it in a secret store)."""
+    click.echo(KeyEncryptionKey.new_text())
+
+
+def _when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

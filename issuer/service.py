@@ -1,0 +1,92 @@
+"""The running issuer: database, key manager, password hasher and token minter together.
+
+:class:`Issuer` is what the web layer and the CLI share. ``start`` brings the schema up
+to date, makes sure a signing key is active and loads the key set; a background task
+then reloads the key set every ``ISSUER_KEY_RELOAD_INTERVAL`` seconds, so a rotation made
+by the operators' script or by another process is served without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+from sqlalchemy import text
+
+from keys import KeyEncryptionKey, KeyManager, ensure_active_key
+
+from .db import create_async_engine, session_factory
+from .kek import load_kek
+from .migrate import upgrade
+from .passwords import Passwords
+from .settings import Settings
+from .tokens import TokenMinter
+
+logger = logging.getLogger("issuer")
+
+Clock = Callable[[], float]
+
+
+class Issuer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = time.time,
+        kek: KeyEncryptionKey | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.kek = kek if kek is not None else load_kek(settings)
+        self.engine = create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        self.sessions = session_factory(self.engine)
+        self.keys = KeyManager(self.sessions, self.kek)
+        self.passwords = Passwords(settings)
+        self.minter = TokenMinter(settings, self.keys, clock)
+        self._reloader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.settings.auto_migrate:
+            await anyio.to_thread.run_sync(upgrade, self.settings.database_url)
+        await ensure_active_key(
+            self.sessions,
+            self.kek,
+            self.settings.signing_alg,
+            self.clock,
+            rsa_key_size=self.settings.rsa_key_size,
+        )
+        await self.keys.reload()
+        self._reloader = asyncio.create_task(self._reload_forever())
+
+    async def stop(self) -> None:
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
+            self._reloader = None
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not ready"; the probe must not raise
+            logger.warning("readiness: database unreachable", exc_info=True)
+            return False
+        return True
+
+    async def _reload_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.key_reload_interval)
+            try:
+                await self.keys.reload()
+            except Exception:  # keep serving the last good set; say so in the log
+                logger.warning("key set reload failed; serving the previous set", exc_info=True)

@@ -1,0 +1,86 @@
+"""Configuration from ``ISSUER_*`` environment variables.
+
+Every setting is checked when it is read, with an error that names the variable; the
+README's configuration table lists the same names and defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/issuer.db"
+DEV_KEK_FILE = "var/kek"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ISSUER_", extra="ignore", frozen=True)
+
+    url: str = "http://127.0.0.1:8000"
+    database_url: str = DEFAULT_DATABASE_URL
+    signing_alg: str = "RS256"
+    rsa_key_size: int = 2048
+    access_token_ttl: int = Field(default=900, ge=60, le=86400)
+    id_token_ttl: int = Field(default=900, ge=60, le=86400)
+    default_audience: str = "api"
+    kek: str | None = Field(default=None, repr=False)
+    kek_file: Path | None = None
+    dev: bool = False
+    jwks_max_age: int = Field(default=300, ge=0, le=86400)
+    key_reload_interval: float = Field(default=10.0, gt=0, le=3600)
+    clock_leeway: int = Field(default=60, ge=0, le=600)
+    max_body_bytes: int = Field(default=16384, ge=1024, le=1048576)
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4194304)
+    argon2_parallelism: int = Field(default=4, ge=1, le=64)
+    auto_migrate: bool = True
+    db_pool_size: int = Field(default=5, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    log_level: str = "INFO"
+
+    @field_validator("url")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("must be an http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("signing_alg")
+    @classmethod
+    def _alg(cls, value: str) -> str:
+        if value not in ("RS256", "ES256"):
+            raise ValueError("must be RS256 or ES256")
+        return value
+
+    @field_validator("rsa_key_size")
+    @classmethod
+    def _rsa_size(cls, value: int) -> int:
+        if value not in (2048, 3072, 4096):
+            raise ValueError("must be 2048, 3072 or 4096")
+        return value
+
+    @model_validator(mode="after")
+    def _cache_within_lifetime(self) -> Settings:
+        if self.default_audience.strip() == "":
+            raise ValueError("ISSUER_DEFAULT_AUDIENCE must not be empty")
+        return self
+
+    @property
+    def longest_token_ttl(self) -> int:
+        return max(self.access_token_ttl, self.id_token_ttl)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and ``overrides``), turning validation errors into one message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ISSUER_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,72 @@
+"""Routes, lifespan and the last-resort error handler of the issuer's web service."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..service import Issuer
+from .responses import json_response
+from .token import token_endpoint
+from .userinfo import userinfo
+from .wellknown import jwks, openid_configuration
+
+logger = logging.getLogger("issuer")
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the database answers and a signing key is active."""
+    issuer: Issuer = request.app.state.issuer
+    checks = {
+        "database": await issuer.database_ready(),
+        "signing_key": issuer.keys.ring.signer is not None,
+    }
+    ready = all(checks.values())
+    return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                         200 if ready else 503)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(
+        {"error": "server_error", "error_description": "the server failed; see its log"}, 500
+    )
+
+
+def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
+    """The ASGI app; with ``manage_lifecycle`` its lifespan starts and stops ``issuer``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await issuer.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await issuer.stop()
+
+    routes = [
+        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", openid_configuration, methods=["GET"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/token", token_endpoint, methods=["POST"]),
+        Route("/userinfo", userinfo, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}
+    )
+    app.state.issuer = issuer
+    return app

@@ -1,0 +1,44 @@
+"""``GET /userinfo`` (OIDC Core §5.3) with a bearer access token (RFC 6750 §2.1)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import InsufficientScope, InvalidRequest, InvalidToken, ProtocolError
+from ..own_tokens import verify_access_token
+from ..service import Issuer
+from ..tokens import profile_claims
+from ..users import get_user
+from .responses import bearer_error, json_response
+
+
+async def userinfo(request: Request) -> Response:
+    issuer: Issuer = request.app.state.issuer
+    try:
+        token = bearer_token(request)
+        if token is None:
+            return bearer_error(None)
+        claims = verify_access_token(issuer, token)
+        scopes = str(claims.get("scope", "")).split()
+        if "openid" not in scopes:
+            raise InsufficientScope("the token lacks the openid scope", field="openid")
+        async with issuer.sessions() as session:
+            user = await get_user(session, str(claims["sub"]))
+        if user is None or user.disabled:
+            raise InvalidToken("the token's user no longer exists or is disabled")
+    except ProtocolError as error:
+        return bearer_error(error)
+    body = {"sub": user.id, **profile_claims(user, scopes)}
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; None when there is no header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
+        raise InvalidRequest("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
