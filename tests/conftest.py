@@ -1,0 +1,141 @@
+"""Shared fixtures: a fake clock, settings on a temporary SQLite file, a running issuer."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from issuer.service import Issuer
+from issuer.settings import Settings, load_settings
+from issuer.web import create_app
+from keys import KeyEncryptionKey
+
+START = 1_800_000_000
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+
+class FakeClock:
+    """A clock that moves only when a test says so."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def kek() -> KeyEncryptionKey:
+    return KeyEncryptionKey.generate()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "url": "https://issuer.test",
+            "database_url": f"sqlite:///{tmp_path / 'issuer.db'}",
+            "key_reload_interval": 3600,
+            **CHEAP_ARGON2,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@dataclass
+class Running:
+    issuer: Issuer
+    http: httpx.AsyncClient
+    clock: FakeClock
+
+
+@pytest.fixture
+async def running(
+    settings: Settings, clock: FakeClock, kek: KeyEncryptionKey
+) -> AsyncIterator[Running]:
+    """An issuer started on an empty database, reached in-process over ASGI."""
+    issuer = Issuer(settings, clock=clock, kek=kek)
+    await issuer.start()
+    app = create_app(issuer, manage_lifecycle=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://issuer.test") as http:
+        yield Running(issuer, http, clock)
+    await issuer.stop()
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def segments(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWT, decoded without any check."""
+    header, payload, _ = jwt.split(".")
+    return _b64json(header), _b64json(payload)
+
+
+def _b64json(segment: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return decoded
+
+
+@dataclass
+class Accounts:
+    user_id: str
+    email: str
+    password: str
+    secret: str  # of "web": password + client_credentials, scopes openid profile email roles api
+    service_secret: str  # of "service": client_credentials only, audience "billing"
+
+
+@pytest.fixture
+async def accounts(running: Running) -> Accounts:
+    from issuer.clients import create_client
+    from issuer.users import create_user
+
+    issuer = running.issuer
+    now = int(running.clock())
+    async with issuer.sessions() as session, session.begin():
+        user = await create_user(
+            session, issuer.passwords, "Alice@Example.com", "correct horse", now=now,
+            roles=["admin", "staff"], given_name="Alice", family_name="Liddell",
+        )
+        _, secret = await create_client(
+            session, "web", now=now, grants=["password", "client_credentials"],
+            scopes=["openid", "profile", "email", "roles", "api"],
+        )
+        _, service_secret = await create_client(
+            session, "service", now=now, grants=["client_credentials"],
+            scopes=["reports", "api"], audience="billing",
+        )
+        await create_client(session, "spa", now=now, grants=["password"], scopes=["api"],
+                            public=True)
+    return Accounts(user.id, "Alice@Example.com", "correct horse", secret or "",
+                    service_secret or "")
