@@ -14,8 +14,7 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from keys import KeyEncryptionKey, KeyLifecycleError
-from keys.store import all_keys
+from keys import KeyLifecycleError
 
 from .clients import create_client, list_clients
 from .db import create_async_engine, session_factory
@@ -213,34 +212,6 @@ def clients_list() -> None:
     _table(["CLIENT_ID", "TYPE", "GRANTS", "SCOPES", "AUDIENCE"], _with_sessions(settings, work))
 
 
-@main.group()
-def keys() -> None:
-    """Signing keys."""
-
-
-@keys.command("list")
-def keys_list() -> None:
-    """List signing keys with their state and transition times (UTC)."""
-    settings = _settings()
-
-    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[list[str]]:
-        async with sessions() as session:
-            return [
-                [k.kid, k.alg, k.state, _when(k.created_at), _when(k.activated_at),
-                 _when(k.retired_at), _when(k.removed_at)]
-                for k in await all_keys(session)
-            ]
-
-    _table(["KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "REMOVED"],
-           _with_sessions(settings, work))
-
-
-@keys.command("new-kek")
-def keys_new_kek() -> None:
-    """Print a fresh key-encryption key for ISSUER_KEK (keep it in a secret store)."""
-    click.echo(KeyEncryptionKey.new_text())
-
-
 def _when(timestamp: int | None) -> str:
     if timestamp is None:
         return "-"
@@ -251,3 +222,12 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
     for row in [headers, *rows]:
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _register_subcommands() -> None:
+    from .cli_keys import keys
+
+    main.add_command(keys)
+
+
+_register_subcommands()

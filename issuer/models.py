@@ -35,3 +35,68 @@ class Client(SQLModel, table=True):
     audience: str | None = Field(default=None, max_length=400)
     disabled: bool = False
     created_at: int = Field(sa_type=BigInteger)
+
+
+class RefreshFamily(SQLModel, table=True):
+    """One login: every refresh token rotated from it shares its scope and absolute expiry."""
+
+    __tablename__ = "refresh_families"
+
+    id: str = Field(primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36, ondelete="CASCADE")
+    client_id: str = Field(max_length=200)
+    scope: str
+    auth_time: int = Field(sa_type=BigInteger)
+    created_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+    revoked_at: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_reason: str | None = Field(default=None, max_length=40)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token, known only by its SHA-256; ``successor_hash`` is set when used."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    family_id: str = Field(
+        foreign_key="refresh_families.id", index=True, max_length=36, ondelete="CASCADE"
+    )
+    parent_hash: str | None = Field(default=None, max_length=64)
+    successor_hash: str | None = Field(default=None, max_length=64)
+    user_id: str = Field(max_length=36)
+    client_id: str = Field(max_length=200)
+    scope: str
+    created_at: int = Field(sa_type=BigInteger)
+    created_by_ip: str | None = Field(default=None, max_length=64)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+    used_at: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_at: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_by_ip: str | None = Field(default=None, max_length=64)
+    revoked_reason: str | None = Field(default=None, max_length=40)
+
+
+class RevokedAccessToken(SQLModel, table=True):
+    """An access token revoked before its ``exp`` (RFC 7009); pruned once it has expired."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(max_length=200)
+    expires_at: int = Field(sa_type=BigInteger, index=True)
+    revoked_at: int = Field(sa_type=BigInteger)
+
+
+class SecurityEvent(SQLModel, table=True):
+    """An audit record: never a token or a secret, only ids, the IP and what happened."""
+
+    __tablename__ = "security_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = Field(sa_type=BigInteger, index=True)
+    kind: str = Field(max_length=40)
+    family_id: str | None = Field(default=None, max_length=36)
+    client_id: str | None = Field(default=None, max_length=200)
+    user_id: str | None = Field(default=None, max_length=36)
+    ip: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=400)

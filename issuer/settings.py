@@ -30,7 +30,13 @@ class Settings(BaseSettings):
     kek: str | None = Field(default=None, repr=False)
     kek_file: Path | None = None
     dev: bool = False
+    refresh_idle_ttl: int = Field(default=7 * 86400, ge=60)
+    refresh_absolute_ttl: int = Field(default=30 * 86400, ge=60)
+    refresh_grace_seconds: int = Field(default=5, ge=0, le=300)
+    # Key lifecycle policy. C = jwks_max_age, T = longest token lifetime, L = clock_leeway.
     jwks_max_age: int = Field(default=300, ge=0, le=86400)
+    key_rotation_period: int = Field(default=30 * 86400, ge=60)
+    key_propagation_margin: int = Field(default=60, ge=0, le=86400)
     key_reload_interval: float = Field(default=10.0, gt=0, le=3600)
     clock_leeway: int = Field(default=60, ge=0, le=600)
     max_body_bytes: int = Field(default=16384, ge=1024, le=1048576)
@@ -64,9 +70,11 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _cache_within_lifetime(self) -> Settings:
+    def _consistent(self) -> Settings:
         if self.default_audience.strip() == "":
             raise ValueError("ISSUER_DEFAULT_AUDIENCE must not be empty")
+        if self.refresh_idle_ttl > self.refresh_absolute_ttl:
+            raise ValueError("ISSUER_REFRESH_IDLE_TTL must not exceed ISSUER_REFRESH_ABSOLUTE_TTL")
         return self
 
     @property
