@@ -11,8 +11,8 @@ token, and never echo values taken from the token (a ``kid`` or ``iss`` is attac
 
 from __future__ import annotations
 
-INVALID_TOKEN = "invalid_token"
-TOKEN_EXPIRED = "token_expired"
+INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
+TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a secret
 INSUFFICIENT_SCOPE = "insufficient_scope"
 TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
 

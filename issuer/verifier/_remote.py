@@ -51,8 +51,8 @@ class RemoteKeySet:
     - Concurrent callers on one event loop share one in-flight fetch.
     - A failed fetch (network error, non-200, over ``max_size`` bytes, over ``timeout``
       seconds in all, not a JWK Set, no usable key) is never cached: the last good set
-      stays in use for up to ``max_stale`` seconds after it stopped being fresh, while
-      retries happen at most once per ``cooldown``. Without a usable set every caller
+      stays in use for up to ``max_stale`` seconds after it stopped being fresh, and
+      is retried at most once per ``cooldown`` meanwhile. Without a usable set every caller
       gets :class:`KeySetUnavailable` and the next call tries again.
     - Redirects are not followed: a JWK Set must be served at its URL.
 
@@ -84,7 +84,7 @@ class RemoteKeySet:
             _check_url(jwks_uri, "jwks_uri")
         if issuer is not None:
             _check_url(issuer, "issuer")
-        _check_durations(cooldown, min_cache, max_cache, default_cache, max_stale, timeout)
+        _check_durations(min_cache, max_cache, timeout, cooldown, default_cache, max_stale)
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= 0:
             raise ConfigurationError("max_size must be a positive number of bytes")
         if client is not None and transport is not None:
@@ -98,6 +98,7 @@ class RemoteKeySet:
         self._timeout, self._max_size = timeout, max_size
         self._cache: _Cache | None = None
         self._last_attempt = -math.inf
+        self._retry_at = -math.inf
         self._inflight: asyncio.Task[None] | None = None
         self._portal = _Portal()
 
@@ -121,7 +122,7 @@ class RemoteKeySet:
             keys = cache.key_set.find(kid)
             if keys or not self._may_fetch(now):
                 return keys
-        elif cache is not None and now < cache.usable_until and not self._may_fetch(now):
+        elif cache is not None and now < min(cache.usable_until, self._retry_at):
             return cache.key_set.find(kid)
         await self._refresh()
         return self._usable_set().find(kid)
@@ -179,6 +180,7 @@ class RemoteKeySet:
                 jwks_uri = self._jwks_uri or await self._discover()
                 await self._fetch_key_set(jwks_uri)
         except (httpx.HTTPError, FetchError, TimeoutError) as exc:
+            self._retry_at = self._clock() + self._cooldown
             reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
             logger.warning("fetching the JWK Set failed: %s", reason)
 
@@ -301,9 +303,8 @@ def _acceptable_jwks_uri(jwks_uri: str, issuer: str) -> bool:
     return parsed.scheme in allowed and bool(parsed.host)
 
 
-def _check_durations(*durations: float) -> None:
-    cooldown, min_cache, max_cache, default_cache, max_stale, timeout = durations
-    for value in durations:
+def _check_durations(min_cache: float, max_cache: float, timeout: float, *others: float) -> None:
+    for value in (min_cache, max_cache, timeout, *others):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigurationError("durations are numbers of seconds")
         if not math.isfinite(value) or value < 0:

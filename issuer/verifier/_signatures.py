@@ -1,4 +1,4 @@
-"""JWS signature checks by algorithm (RFC 7518 §3.3–3.5), all done by ``cryptography``."""
+"""JWS signature checks by algorithm (RFC 7518 §3.3-3.5), all done by ``cryptography``."""
 
 from __future__ import annotations
 
