@@ -14,7 +14,9 @@ import hashlib
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import KeyEncryptionKeyError
 
@@ -29,7 +31,14 @@ class KeyEncryptionKey:
         if len(secret) != 32:
             raise KeyEncryptionKeyError("the key-encryption key must be 32 bytes")
         self._aead = AESGCM(secret)
+        self._secret = secret
         self.kek_id = hashlib.sha256(b"kek-id:" + secret).hexdigest()[:12]
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A 256-bit secret for another ``purpose`` (HKDF, RFC 5869), independent of the KEK."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+            self._secret
+        )
 
     @classmethod
     def generate(cls) -> KeyEncryptionKey:
