@@ -23,6 +23,7 @@ from .db import create_async_engine, session_factory
 from .kek import load_kek
 from .migrate import upgrade
 from .passwords import Passwords
+from .refresh import SUCCESSOR_PURPOSE, RefreshTokens
 from .settings import Settings
 from .tokens import TokenMinter
 
@@ -51,6 +52,9 @@ class Issuer:
         self.keys = KeyManager(self.sessions, self.kek)
         self.passwords = Passwords(settings)
         self.minter = TokenMinter(settings, self.keys, clock)
+        self.refresh = RefreshTokens(
+            settings, self.sessions, clock, self.kek.derive(SUCCESSOR_PURPOSE)
+        )
         self._reloader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -27,6 +27,7 @@ class Grant:
     scopes: tuple[str, ...]
     user: User | None = None
     auth_time: int | None = None
+    refresh_token: str | None = None
 
     @property
     def scope(self) -> str:
@@ -39,6 +40,7 @@ class IssuedTokens:
     expires_in: int
     scope: str
     id_token: str | None = None
+    refresh_token: str | None = None
 
     def as_response(self) -> dict[str, Any]:
         """The RFC 6749 §5.1 successful response body."""
@@ -48,6 +50,8 @@ class IssuedTokens:
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
         if self.id_token is not None:
             body["id_token"] = self.id_token
         return body
@@ -67,7 +71,9 @@ class TokenMinter:
         id_token = None
         if grant.user is not None and "openid" in grant.scopes:
             id_token = signer.sign_compact(self.id_claims(grant, now), ID_TOKEN_TYP)
-        return IssuedTokens(access, self._settings.access_token_ttl, grant.scope, id_token)
+        return IssuedTokens(
+            access, self._settings.access_token_ttl, grant.scope, id_token, grant.refresh_token
+        )
 
     def access_claims(self, grant: Grant, now: int) -> dict[str, Any]:
         """RFC 9068 §2.2 claims; ``sub`` is the client id for a client's own token."""

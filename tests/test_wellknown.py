@@ -24,7 +24,15 @@ async def test_discovery_lists_everything(running: Running, path: str) -> None:
         "token_endpoint": "https://issuer.test/token",
         "jwks_uri": "https://issuer.test/.well-known/jwks.json",
         "userinfo_endpoint": "https://issuer.test/userinfo",
-        "grant_types_supported": ["client_credentials", "password"],
+        "revocation_endpoint": "https://issuer.test/revoke",
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "none",
+        ],
+        "introspection_endpoint": "https://issuer.test/introspect",
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "none",
+        ],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": [

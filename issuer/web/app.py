@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from ..service import Issuer
 from .responses import json_response
+from .revocation import introspect, revoke
 from .token import token_endpoint
 from .userinfo import userinfo
 from .wellknown import jwks, openid_configuration
@@ -61,6 +62,8 @@ def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
         Route("/.well-known/oauth-authorization-server", openid_configuration, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/token", token_endpoint, methods=["POST"]),
+        Route("/revoke", revoke, methods=["POST"]),
+        Route("/introspect", introspect, methods=["POST"]),
         Route("/userinfo", userinfo, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 
 from ..clients import get_client, secret_matches
-from ..errors import InvalidClient, InvalidRequest
+from ..errors import InvalidClient, InvalidGrant, InvalidRequest
 from ..models import Client
 from ..service import Issuer
 
@@ -25,14 +25,16 @@ async def authenticate_client(issuer: Issuer, request: Request, params: dict[str
     client_id, secret = _presented_credentials(request, params)
     async with issuer.sessions() as session:
         client = await get_client(session, client_id)
-    if client is None or client.disabled:
+    if client is None:
         raise InvalidClient(_FAILED)
     if client.public:
         if secret is not None:
             raise InvalidClient(_FAILED)
-        return client
-    if secret is None or not secret_matches(client, secret):
+    elif secret is None or not secret_matches(client, secret):
         raise InvalidClient(_FAILED)
+    if client.disabled:
+        # Its credentials are right, so say why: the grants it holds are no longer good.
+        raise InvalidGrant("the client is disabled")
     return client
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,8 +17,7 @@ from ..errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from ..grants import client_credentials_grant, password_grant
-from ..models import Client
+from ..grants import TokenRequest, client_credentials_grant, password_grant, refresh_token_grant
 from ..service import Issuer
 from ..tokens import Grant
 from .clientauth import authenticate_client
@@ -27,11 +26,12 @@ from .responses import NO_STORE, json_response, token_error
 
 logger = logging.getLogger("issuer.token")
 
-GrantHandler = Callable[[Issuer, Client, Mapping[str, str]], Awaitable[Grant]]
+GrantHandler = Callable[[Issuer, TokenRequest], Awaitable[Grant]]
 
 GRANT_HANDLERS: dict[str, GrantHandler] = {
     "password": password_grant,
     "client_credentials": client_credentials_grant,
+    "refresh_token": refresh_token_grant,
 }
 
 
@@ -60,7 +60,8 @@ async def _run_grant(issuer: Issuer, request: Request, params: dict[str, str]) -
     client = await authenticate_client(issuer, request, params)
     if grant_type not in client.grants:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
-    return await handler(issuer, client, params)
+    ip = request.client.host if request.client is not None else None
+    return await handler(issuer, TokenRequest(client, params, ip))
 
 
 __all__ = ["GRANT_HANDLERS", "token_endpoint"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..access_tokens import is_revoked
 from ..errors import InsufficientScope, InvalidRequest, InvalidToken, ProtocolError
 from ..own_tokens import verify_access_token
 from ..service import Issuer
@@ -20,6 +21,8 @@ async def userinfo(request: Request) -> Response:
         if token is None:
             return bearer_error(None)
         claims = verify_access_token(issuer, token)
+        if await is_revoked(issuer, claims.get("jti")):
+            raise InvalidToken("the token has been revoked")
         scopes = str(claims.get("scope", "")).split()
         if "openid" not in scopes:
             raise InsufficientScope("the token lacks the openid scope", field="openid")

@@ -28,6 +28,10 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "token_endpoint": f"{base}/token",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "userinfo_endpoint": f"{base}/userinfo",
+        "revocation_endpoint": f"{base}/revoke",
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint": f"{base}/introspect",
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "grant_types_supported": sorted(GRANT_HANDLERS),
         # No authorization endpoint: no grant here uses one (RFC 8414 §2).
         "response_types_supported": [],
