@@ -113,10 +113,16 @@ class Accounts:
     password: str
     secret: str  # of "web": password + client_credentials, scopes openid profile email roles api
     service_secret: str  # of "service": client_credentials only, audience "billing"
+    mobile_secret: str  # of "mobile": password + refresh_token, scopes openid profile api
 
 
 @pytest.fixture
 async def accounts(running: Running) -> Accounts:
+    return await create_accounts(running)
+
+
+async def create_accounts(running: Running) -> Accounts:
+    """A user (Alice) and the clients web, service, spa (public) and mobile."""
     from issuer.clients import create_client
     from issuer.users import create_user
 
@@ -137,5 +143,9 @@ async def accounts(running: Running) -> Accounts:
         )
         await create_client(session, "spa", now=now, grants=["password"], scopes=["api"],
                             public=True)
+        _, mobile_secret = await create_client(
+            session, "mobile", now=now, grants=["password", "refresh_token"],
+            scopes=["openid", "profile", "api"],
+        )
     return Accounts(user.id, "Alice@Example.com", "correct horse", secret or "",
-                    service_secret or "")
+                    service_secret or "", mobile_secret or "")
