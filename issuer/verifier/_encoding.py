@@ -5,11 +5,11 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from base64 import urlsafe_b64decode
 from typing import Any
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 # Characters allowed last in a segment whose length is 2 or 3 modulo 4: the bits they
 # carry beyond the last whole byte must be zero, or two strings would decode to the
@@ -27,11 +27,11 @@ def b64url_decode(segment: str) -> bytes:
     :func:`b64url_decode_checked`.
     """
     remainder = len(segment) % 4
-    if remainder == 0:
-        return urlsafe_b64decode(segment)
-    if remainder == 1 or segment[-1] not in _CANONICAL_LAST[remainder]:
-        raise ValueError("not canonical base64url")
-    return urlsafe_b64decode(segment + "==="[remainder - 1 :])
+    if remainder:
+        if remainder == 1 or segment[-1] not in _CANONICAL_LAST[remainder]:
+            raise ValueError("not canonical base64url")
+        segment += "==="[remainder - 1 :]
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD), strict_mode=True)
 
 
 def b64url_decode_checked(segment: object) -> bytes:
@@ -56,6 +56,7 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+_SCAN_ONCE = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def json_object(data: bytes) -> dict[str, Any] | None:
@@ -65,7 +66,12 @@ def json_object(data: bytes) -> dict[str, Any] | None:
     ``NaN``/``Infinity`` literals are refused.
     """
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
-    except (ValueError, RecursionError):
+        text = data.decode("utf-8")
+        if text[:1] == "{":  # the usual compact text, without the decoder's wrapper
+            value, end = _SCAN_ONCE(text, 0)
+            if end == len(text):
+                return value  # type: ignore[no-any-return]
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError, StopIteration):
         return None
     return value if isinstance(value, dict) else None

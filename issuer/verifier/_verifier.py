@@ -69,7 +69,7 @@ class VerifiedToken:
     @property
     def expires_at(self) -> float:
         """The ``exp`` claim, seconds since the epoch (RFC 7519 §4.1.4)."""
-        return self.claims["exp"]
+        return float(self.claims["exp"])
 
 
 class TokenVerifier:
