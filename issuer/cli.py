@@ -19,12 +19,14 @@ from keys import KeyLifecycleError
 from .clients import create_client, list_clients
 from .db import create_async_engine, session_factory
 from .demo import create_demo_accounts
-from .errors import IssuerError
+from .errors import InvalidInput, IssuerError
+from .housekeeping import Pruned, prune
 from .migrate import upgrade
 from .passwords import Passwords
 from .service import Issuer
 from .settings import Settings, load_settings
-from .users import create_user, list_users
+from .refresh import revoke_user_families
+from .users import create_user, find_user_by_email, list_users
 
 T = TypeVar("T")
 
@@ -117,6 +119,22 @@ def db_upgrade() -> None:
     click.echo("schema is current")
 
 
+@db.command("prune")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100000))
+def db_prune(batch_size: int) -> None:
+    """Delete expired refresh-token families and expired revoked access-token ids."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Pruned:
+        return await prune(sessions, int(time.time()), batch_size=batch_size)
+
+    pruned = _with_sessions(settings, work)
+    click.echo(
+        f"pruned {pruned.families} refresh-token families ({pruned.refresh_tokens} tokens) "
+        f"and {pruned.revoked_access_tokens} revoked access-token ids"
+    )
+
+
 @main.group()
 def users() -> None:
     """Users (resource owners)."""
@@ -145,6 +163,22 @@ def users_add(
             return user.id
 
     click.echo(f"user {email} added with id {_with_sessions(settings, work)}")
+
+
+@users.command("revoke-sessions")
+@click.argument("email")
+def users_revoke_sessions(email: str) -> None:
+    """Revoke every refresh-token family of a user (signs them out everywhere)."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with sessions() as session, session.begin():
+            user = await find_user_by_email(session, email)
+            if user is None:
+                raise InvalidInput(f"no user with email {email}", field="email")
+            return await revoke_user_families(session, user.id, int(time.time()))
+
+    click.echo(f"revoked {_with_sessions(settings, work)} session(s) of {email}")
 
 
 @users.command("list")

@@ -34,8 +34,12 @@ async def create_demo_accounts(
             roles=["admin"], given_name="Demo", family_name="User",
         )
         _, secret = await create_client(
-            session, DEMO_CLIENT, now=now, grants=["password", "client_credentials"],
-            scopes=DEMO_SCOPES,
+            session, DEMO_CLIENT, now=now,
+            grants=["password", "client_credentials", "refresh_token"], scopes=DEMO_SCOPES,
+        )
+        await create_client(
+            session, settings.json_api_client, now=now, grants=["password", "refresh_token"],
+            scopes=DEMO_SCOPES, public=True,
         )
     return demo_instructions(settings, password, secret or "")
 

@@ -150,6 +150,14 @@ class RefreshTokens:
                 await revoke_family(session, row.family_id, now, reason="revoked_by_client", ip=ip)
         return True
 
+    async def owner(self, token: str) -> str | None:
+        """The user id of a refresh token, or None when there is no such token."""
+        if len(token) > MAX_TOKEN_CHARS:
+            return None
+        async with self._sessions() as session:
+            row = await session.get(RefreshToken, token_hash(token))
+        return row.user_id if row is not None else None
+
     async def introspect(self, token: str, client: Client) -> dict[str, object] | None:
         """RFC 7662 fields of a refresh token of ``client``; None when not a refresh token."""
         if len(token) > MAX_TOKEN_CHARS:

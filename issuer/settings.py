@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=60, le=86400)
     id_token_ttl: int = Field(default=900, ge=60, le=86400)
     default_audience: str = "api"
+    json_api_client: str = "app"
     kek: str | None = Field(default=None, repr=False)
     kek_file: Path | None = None
     dev: bool = False
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     key_rotation_period: int = Field(default=30 * 86400, ge=60)
     key_propagation_margin: int = Field(default=60, ge=0, le=86400)
     key_reload_interval: float = Field(default=10.0, gt=0, le=3600)
+    # Each issuer process applies due rotation steps itself (besides any cron job).
+    key_auto_rotate: bool = True
     clock_leeway: int = Field(default=60, ge=0, le=600)
     max_body_bytes: int = Field(default=16384, ge=1024, le=1048576)
     argon2_time_cost: int = Field(default=3, ge=1, le=20)

@@ -109,7 +109,7 @@ def test_db_upgrade_is_idempotent(cli: CliRunner) -> None:
     assert (first.exit_code, second.exit_code) == (0, 0)
     import os
 
-    assert current_revision(os.environ["ISSUER_DATABASE_URL"]) == head_revision() == "0002"
+    assert current_revision(os.environ["ISSUER_DATABASE_URL"]) == head_revision() == "0003"
 
 
 def test_bad_configuration_names_the_variable(

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from ..service import Issuer
 from .responses import json_response
+from . import classic
 from .revocation import introspect, revoke
 from .token import token_endpoint
 from .userinfo import userinfo
@@ -65,6 +66,9 @@ def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
         Route("/revoke", revoke, methods=["POST"]),
         Route("/introspect", introspect, methods=["POST"]),
         Route("/userinfo", userinfo, methods=["GET", "POST"]),
+        Route("/api/auth/login", classic.login, methods=["POST"]),
+        Route("/api/auth/refresh-token", classic.refresh_token, methods=["POST"]),
+        Route("/api/auth/revoke-token", classic.revoke_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
