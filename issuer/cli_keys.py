@@ -77,7 +77,9 @@ def _errors_as_exit_codes() -> Iterator[None]:
     except (SQLAlchemyError, OSError) as exc:
         # The driver's first line names the cause (refused, no such file) without the URL.
         cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise click.ClickException(f"database unreachable: {cause} [database_unavailable]")
+        raise click.ClickException(
+            f"database unreachable: {cause} [database_unavailable]"
+        ) from None
 
 
 def _run_keys(

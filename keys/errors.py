@@ -29,3 +29,34 @@ class KeyEncryptionKeyError(KeyLifecycleError):
 
 class NoActiveKey(KeyLifecycleError):
     code = "no_active_key"
+
+
+class UnknownKey(KeyLifecycleError):
+    """No stored key has the given ``kid``."""
+
+    code = "unknown_kid"
+
+
+class RotationRefused(KeyLifecycleError):
+    """A lifecycle step would break a rule of the key policy and was not forced.
+
+    ``breaks`` says, in words for an operator, what the step would break.
+    """
+
+    code = "rotation_refused"
+
+    def __init__(self, message: str, *, kid: str | None = None, breaks: str = "") -> None:
+        super().__init__(message, kid=kid)
+        self.breaks = breaks
+
+
+class RotationConflict(KeyLifecycleError):
+    """Another process changed the keys while this one was changing them; nothing was done."""
+
+    code = "rotation_conflict"
+
+
+class InvalidPolicy(KeyLifecycleError):
+    """The key policy cannot be kept, for example a rotation period shorter than propagation."""
+
+    code = "invalid_policy"

@@ -66,23 +66,24 @@ class KeyEncryptionKey:
         return f"{_VERSION}.{self.kek_id}.{body}"
 
     def open(self, sealed: str, kid: str) -> bytes:
-        version, kek_id, body = _split(sealed, kid)
+        _version, kek_id, body = _split(sealed, kid)
         if kek_id != self.kek_id:
             raise KeyEncryptionKeyError(
                 f"key {kid} is sealed under key-encryption key {kek_id}, "
                 f"not the configured {self.kek_id}",
                 kid=kid,
             )
-        raw = base64.urlsafe_b64decode(_pad(body))
         try:
+            raw = base64.urlsafe_b64decode(_pad(body))
             return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], kid.encode())
-        except InvalidTag:
+        except (InvalidTag, binascii.Error, ValueError):
             raise KeyEncryptionKeyError(f"key {kid} does not open", kid=kid) from None
 
 
 def sealed_kek_id(sealed: str) -> str:
-    """The id of the KEK that sealed ``sealed``, read without opening it."""
-    return sealed.split(".", 2)[1]
+    """The id of the KEK that sealed ``sealed``, read without opening it ("?" if malformed)."""
+    parts = sealed.split(".", 2)
+    return parts[1] if len(parts) == 3 else "?"
 
 
 def _split(sealed: str, kid: str) -> tuple[str, str, str]:

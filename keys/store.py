@@ -1,18 +1,19 @@
-"""Signing keys in the database, and the one rule that keeps them safe under races.
+"""Signing keys in the database, and the rules that keep them safe under races.
 
-Exactly one key is ``active``: a partial unique index on ``state`` enforces it in the
-database itself, so two processes that both find no active key and both try to create
-one cannot both succeed, on SQLite or PostgreSQL alike.
+Exactly one key is ``active`` and at most one is ``next``: partial unique indexes on
+``state`` enforce both in the database itself, so two processes that both find no
+active (or no next) key and both try to create one cannot both succeed, on SQLite or
+PostgreSQL alike.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
-from sqlalchemy import BigInteger, Index, text
+from sqlalchemy import BigInteger, Index, Table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel, select
@@ -41,6 +42,13 @@ class SigningKey(SQLModel, table=True):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        Index(
+            "ix_signing_keys_one_next",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'next'"),
+            postgresql_where=text("state = 'next'"),
+        ),
     )
 
     kid: str = Field(primary_key=True, max_length=64)
@@ -57,6 +65,10 @@ class SigningKey(SQLModel, table=True):
     def jwk(self) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.public_jwk)
         return loaded
+
+
+# The Core table, for the conditional UPDATEs of the lifecycle.
+SIGNING_KEYS = cast(Table, SigningKey.__table__)
 
 
 async def new_key(
