@@ -166,8 +166,13 @@ def plan(rows: Iterable[SigningKey], policy: Policy, now: int) -> list[Step]:
 
 
 def due(steps: Iterable[Step], now: int) -> list[Step]:
-    """The steps whose time has come: ``due_at <= now``; one second early is not due."""
-    return [step for step in steps if step.due_at <= now and not step.follows]
+    """The steps whose time has come: ``due_at <= now``; one second early is not due.
+
+    They are ordered for one transaction, not by time: a discarded next key makes way for
+    the one published after it, and the one-next index would refuse the other order.
+    """
+    ready = [step for step in steps if step.due_at <= now and not step.follows]
+    return sorted(ready, key=lambda step: _RANK[step.action])
 
 
 def select(
