@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
 from issuer.db import create_async_engine, session_factory
 from issuer.migrate import upgrade
+from issuer.settings import Settings
 from keys import (
     InvalidPolicy,
     KeyEncryptionKey,
@@ -175,8 +175,8 @@ class Store:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path / 'keys.db'}"
+async def store(make_settings: Callable[..., Settings]) -> AsyncIterator[Store]:
+    url = make_settings().database_url  # every database the suite is set to run on
     upgrade(url)
     engine = create_async_engine(url)
     clock = FakeClock()
