@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,44 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ISSUER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def test_databases() -> list[str]:
+    """The databases every database test runs on: ``ISSUER_TEST_DATABASES``, comma-separated.
+
+    ``scripts/test`` sets it to ``sqlite,postgresql`` when PostgreSQL answers.
+    """
+    names = [name.strip() for name in os.environ.get("ISSUER_TEST_DATABASES", "sqlite").split(",")]
+    unknown = set(names) - {"sqlite", "postgresql"}
+    if unknown or not names:
+        raise ValueError(f"ISSUER_TEST_DATABASES: unknown database {sorted(unknown)}")
+    return names
+
+
+test_databases.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=test_databases())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database for one test: a SQLite file, or a PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'issuer.db'}"
+        return
+    import psycopg
+
+    name = f"issuer_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -50,11 +90,11 @@ def kek() -> KeyEncryptionKey:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "url": "https://issuer.test",
-            "database_url": f"sqlite:///{tmp_path / 'issuer.db'}",
+            "database_url": database_url,
             "key_reload_interval": 3600,
             **CHEAP_ARGON2,
         }

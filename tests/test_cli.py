@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
@@ -11,8 +9,8 @@ from issuer.cli import main
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("ISSUER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("ISSUER_DATABASE_URL", database_url)
     monkeypatch.setenv("ISSUER_ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("ISSUER_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("ISSUER_ARGON2_PARALLELISM", "1")

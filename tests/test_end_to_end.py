@@ -40,13 +40,15 @@ class Server:
         )
 
 
-def start_server(tmp_path: Path, **env_overrides: str) -> tuple[subprocess.Popen[bytes], Server]:
+def start_server(
+    tmp_path: Path, database_url: str, **env_overrides: str
+) -> tuple[subprocess.Popen[bytes], Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "ISSUER_URL": url,
-        "ISSUER_DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.db'}",
+        "ISSUER_DATABASE_URL": database_url,
         "ISSUER_KEK": KeyEncryptionKey.new_text(),
         "ISSUER_ARGON2_MEMORY_KIB": "1024",
         "ISSUER_ARGON2_TIME_COST": "1",
@@ -76,8 +78,10 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture(params=["RS256", "ES256"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    process, running = start_server(tmp_path, ISSUER_SIGNING_ALG=request.param)
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+) -> Iterator[Server]:
+    process, running = start_server(tmp_path, database_url, ISSUER_SIGNING_ALG=request.param)
     try:
         yield running
     finally:
@@ -138,14 +142,14 @@ def test_tokens_from_both_grants_verify_with_pyjwt(server: Server) -> None:
     assert secret not in log and "a long password" not in log
 
 
-def test_keys_survive_a_restart(tmp_path: Path) -> None:
+def test_keys_survive_a_restart(tmp_path: Path, database_url: str) -> None:
     env = {"ISSUER_KEK": KeyEncryptionKey.new_text()}
-    process, server = start_server(tmp_path, **env)
+    process, server = start_server(tmp_path, database_url, **env)
     first = httpx.get(f"{server.url}/.well-known/jwks.json").json()
     process.terminate()
     process.wait(timeout=10)
 
-    process, server = start_server(tmp_path, **env)
+    process, server = start_server(tmp_path, database_url, **env)
     try:
         second = httpx.get(f"{server.url}/.well-known/jwks.json").json()
     finally:

@@ -68,12 +68,12 @@ async def test_revoke_sessions_revokes_every_family(running: Running, accounts: 
     assert "refresh_token" in await login(running, accounts)
 
 
-def test_cli_revoke_sessions_and_prune(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_revoke_sessions_and_prune(database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
     from issuer.cli import main
 
-    monkeypatch.setenv("ISSUER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ISSUER_DATABASE_URL", database_url)
     monkeypatch.setenv("ISSUER_ARGON2_MEMORY_KIB", "1024")
     runner = CliRunner()
     runner.invoke(main, ["users", "add", "zoe@example.com", "--password-stdin"],

@@ -94,9 +94,9 @@ def test_kek_text_forms() -> None:
 
 @pytest.mark.anyio
 async def test_concurrent_first_starts_in_one_process_end_with_one_active_key(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    url = database_url
     upgrade(url)
     engine = create_async_engine(url)
     sessions = session_factory(engine)
@@ -136,14 +136,16 @@ RACER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("alg", ["RS256"])
 def test_two_processes_racing_on_first_start_end_with_one_active_key(
-    tmp_path: Path, alg: str
+    tmp_path: Path, database_url: str
 ) -> None:
-    import sqlite3
     import time
 
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+    from sqlalchemy import text
+
+    from issuer.db import create_sync_engine
+
+    url = database_url
     kek = KeyEncryptionKey.new_text()
     start_at = str(time.time() + 2.0)
     racers = [
@@ -157,8 +159,9 @@ def test_two_processes_racing_on_first_start_end_with_one_active_key(
 
     assert [racer.returncode for racer in racers] == [0, 0], [err for _, err in outputs]
     kids = {out.strip() for out, _ in outputs}
-    rows = sqlite3.connect(tmp_path / "race.db").execute(
-        "SELECT kid, state FROM signing_keys"
-    ).fetchall()
+    engine = create_sync_engine(url)
+    with engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(text("SELECT kid, state FROM signing_keys"))]
+    engine.dispose()
     assert len(kids) == 1
     assert rows == [(kids.pop(), "active")]

@@ -34,9 +34,9 @@ async def storm(url: str, secret: str, token: str) -> list[httpx.Response]:
 
 @pytest.mark.parametrize(("grace", "expected_successes"), [("0", 1), ("30", CONCURRENCY)])
 def test_concurrent_refreshes_of_one_token(
-    tmp_path: Path, grace: str, expected_successes: int
+    tmp_path: Path, database_url: str, grace: str, expected_successes: int
 ) -> None:
-    process, server = start_server(tmp_path, ISSUER_REFRESH_GRACE_SECONDS=grace)
+    process, server = start_server(tmp_path, database_url, ISSUER_REFRESH_GRACE_SECONDS=grace)
     try:
         secret = setup_accounts(server)
         login = httpx.post(f"{server.url}/token", auth=("app", secret), data={

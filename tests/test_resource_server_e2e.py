@@ -27,8 +27,8 @@ def wait_listening(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("resource server did not start")
 
 
-def test_resource_server_verifies_issuer_tokens(tmp_path: Path) -> None:
-    issuer, server = start_server(tmp_path)
+def test_resource_server_verifies_issuer_tokens(tmp_path: Path, database_url: str) -> None:
+    issuer, server = start_server(tmp_path, database_url)
     port = free_port()
     resource = subprocess.Popen(  # noqa: S603 - our own script
         [sys.executable, str(ROOT / "scripts" / "resource_server.py"), "--issuer", server.url,
