@@ -78,22 +78,29 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--dev", is_flag=True, help="Development mode: generated KEK, demo accounts.")
-def serve(host: str, port: int, dev: bool) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; they share the database and behave as one issuer.")
+def serve(host: str, port: int, dev: bool, workers: int) -> None:
     """Run the issuer with uvicorn."""
     import uvicorn
 
     from .web import create_app
 
-    overrides: dict[str, object] = {"dev": True} if dev else {}
-    if "ISSUER_URL" not in os.environ:
-        overrides["url"] = f"http://{host}:{port}"
-    settings = _settings(**overrides)
+    # Workers read their settings from the environment, so options go there too.
+    if dev:
+        os.environ["ISSUER_DEV"] = "true"
+    os.environ.setdefault("ISSUER_URL", f"http://{host}:{port}")
+    settings = _settings()
     _configure_logging(settings)
     with _errors_as_messages():
         issuer = Issuer(settings)
         if settings.dev:
             click.echo(asyncio.run(_prepare_dev(settings)) or "", err=True)
-        uvicorn.run(create_app(issuer), host=host, port=port, log_config=None)
+        if workers == 1:
+            uvicorn.run(create_app(issuer), host=host, port=port, log_config=None)
+        else:
+            uvicorn.run("issuer.web.asgi:create_app_from_environment", factory=True,
+                        host=host, port=port, workers=workers, log_config=None)
 
 
 async def _prepare_dev(settings: Settings) -> str | None:

@@ -28,10 +28,11 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    url: str
+    url: str  # the issuer identifier
     env: dict[str, str]
     cwd: Path
     log: Path
+    port_url: str  # where this process listens; the same as url unless ISSUER_URL is shared
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - our own interpreter and CLI
@@ -43,6 +44,15 @@ class Server:
 def start_server(
     tmp_path: Path, database_url: str, **env_overrides: str
 ) -> tuple[subprocess.Popen[bytes], Server]:
+    process, server = spawn_server(tmp_path, database_url, **env_overrides)
+    wait_ready(server.port_url, process, server.log)
+    return process, server
+
+
+def spawn_server(
+    tmp_path: Path, database_url: str, name: str = "server", **env_overrides: str
+) -> tuple[subprocess.Popen[bytes], Server]:
+    """Start ``issuer serve`` on a free port without waiting for it to be ready."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -54,13 +64,12 @@ def start_server(
         "ISSUER_ARGON2_TIME_COST": "1",
         **env_overrides,
     }
-    log = tmp_path / "server.log"
+    log = tmp_path / f"{name}.log"
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "issuer", "serve", "--port", str(port)],
         env=env, cwd=tmp_path, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
-    wait_ready(url, process, log)
-    return process, Server(url, env, tmp_path, log)
+    return process, Server(env["ISSUER_URL"], env, tmp_path, log, url)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
