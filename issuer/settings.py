@@ -78,6 +78,14 @@ class Settings(BaseSettings):
             raise ValueError("ISSUER_DEFAULT_AUDIENCE must not be empty")
         if self.refresh_idle_ttl > self.refresh_absolute_ttl:
             raise ValueError("ISSUER_REFRESH_IDLE_TTL must not exceed ISSUER_REFRESH_ABSOLUTE_TTL")
+        # A process signs with a key for up to one reload interval after another process
+        # retired it; the leeway and the margin are what absorb that lag.
+        slack = min(self.clock_leeway, self.key_propagation_margin)
+        if slack > 0 and self.key_reload_interval > slack:
+            raise ValueError(
+                "ISSUER_KEY_RELOAD_INTERVAL must not exceed ISSUER_CLOCK_LEEWAY "
+                "nor ISSUER_KEY_PROPAGATION_MARGIN"
+            )
         return self
 
     @property

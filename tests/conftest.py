@@ -95,7 +95,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "url": "https://issuer.test",
             "database_url": database_url,
-            "key_reload_interval": 3600,
+            "key_reload_interval": 60,
             **CHEAP_ARGON2,
         }
         values.update(overrides)

@@ -127,3 +127,14 @@ def test_new_kek_prints_a_usable_key(cli: CliRunner) -> None:
     result = cli.invoke(main, ["keys", "new-kek"])
 
     assert KeyEncryptionKey.from_text(result.output).kek_id
+
+
+def test_reload_interval_longer_than_the_leeway_is_refused(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ISSUER_KEY_RELOAD_INTERVAL", "61")
+
+    result = cli.invoke(main, ["users", "list"])
+
+    assert result.exit_code == 1
+    assert "ISSUER_KEY_RELOAD_INTERVAL must not exceed ISSUER_CLOCK_LEEWAY" in result.output

@@ -33,7 +33,7 @@ VERIFIERS = 12
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 POLICY = {"signing_alg": "ES256", "jwks_max_age": 60, "key_propagation_margin": 10,
           "key_rotation_period": 600, "access_token_ttl": 120, "id_token_ttl": 120,
-          "clock_leeway": 10, "key_auto_rotate": False}
+          "clock_leeway": 10, "key_auto_rotate": False, "key_reload_interval": 5}
 GRANT = Grant(client=Client(client_id="svc", created_at=START, scopes=["api"]), scopes=("api",))
 
 

@@ -125,7 +125,7 @@ RACER = textwrap.dedent(
     async def main():
         while time.time() < start_at:
             await asyncio.sleep(0.001)
-        issuer = Issuer(load_settings(database_url=url, key_reload_interval=3600),
+        issuer = Issuer(load_settings(database_url=url, key_reload_interval=60),
                         kek=KeyEncryptionKey.from_text(kek))
         await issuer.start()
         print(issuer.keys.ring.require_signer().kid)

@@ -137,3 +137,55 @@ def test_100_concurrent_refreshes_over_both_processes(pair: list[Server], succes
     assert max(statuses) < 500, statuses
     assert statuses.count(200) == successes
     assert len({r.json()["refresh_token"] for r in responses if r.status_code == 200}) == 1
+
+
+def jwks_kids(server: Server) -> list[str]:
+    keys = httpx.get(f"{server.port_url}/.well-known/jwks.json").json()["keys"]
+    return sorted(key["kid"] for key in keys)
+
+
+def signing_kid(server: Server, secret: str) -> str:
+    token = httpx.post(f"{server.port_url}/token", auth=("app", secret),
+                       data={"grant_type": "client_credentials"}).json()["access_token"]
+    kid: str = pyjwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+def within(seconds: float, check) -> bool:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return bool(check())
+
+
+RELOAD = {"ISSUER_KEY_RELOAD_INTERVAL": "1", "ISSUER_KEY_AUTO_ROTATE": "false"}
+
+
+@pytest.mark.parametrize("pair", [RELOAD], indirect=True)
+def test_a_rotation_by_the_ops_script_is_served_by_both(pair: list[Server]) -> None:
+    import sys
+
+    secret = register(pair[0])
+    [old_kid] = jwks_kids(pair[0])
+    script = str(Path(__file__).resolve().parent.parent / "scripts" / "rotate_keys.py")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own script
+            [sys.executable, script, *args], env=pair[0].env, cwd=pair[0].cwd,
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    published = run("--now")
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert within(3, lambda: all(len(jwks_kids(s)) == 2 for s in pair))
+    [new_kid] = [kid for kid in jwks_kids(pair[0]) if kid != old_kid]
+    assert [signing_kid(s, secret) for s in pair] == [old_kid, old_kid]
+
+    activated = run("--force")
+    assert activated.returncode == 0, activated.stdout + activated.stderr
+    assert within(3, lambda: [signing_kid(s, secret) for s in pair] == [new_kid, new_kid])
+    assert all(jwks_kids(s) == sorted([old_kid, new_kid]) for s in pair)
