@@ -23,9 +23,9 @@ from .errors import InvalidInput, IssuerError
 from .housekeeping import Pruned, prune
 from .migrate import upgrade
 from .passwords import Passwords
+from .refresh import revoke_user_families
 from .service import Issuer
 from .settings import Settings, load_settings
-from .refresh import revoke_user_families
 from .users import create_user, find_user_by_email, list_users
 
 T = TypeVar("T")
@@ -260,9 +260,11 @@ def _when(timestamp: int | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    columns = zip(headers, *rows, strict=False)
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
     for row in [headers, *rows]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 def _register_subcommands() -> None:

@@ -22,7 +22,9 @@ def parse_scope(text: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(tokens))
 
 
-def grant_scopes(client: Client, requested: tuple[str, ...] | None, *, user: bool) -> tuple[str, ...]:
+def grant_scopes(
+    client: Client, requested: tuple[str, ...] | None, *, user: bool
+) -> tuple[str, ...]:
     """The scopes to grant: those requested, each allowed to the client.
 
     With no scope requested, the client gets all of its allowed scopes (the default

@@ -15,8 +15,8 @@ from keys import KeyManager
 from .models import Client, User
 from .settings import Settings
 
-ACCESS_TOKEN_TYP = "at+jwt"
-ID_TOKEN_TYP = "JWT"
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+ID_TOKEN_TYP = "JWT"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,28 @@ class TokenMinter:
         )
 
     def access_claims(self, grant: Grant, now: int) -> dict[str, Any]:
-        """RFC 9068 §2.2 claims; ``sub`` is the client id for a client's own token."""
+        """RFC 9068 §2.2 claims; ``sub`` is the client id for a client's own token.
+
+        Built on every token request: each model attribute is read once (they are
+        SQLAlchemy descriptors, not plain attributes).
+        """
+        settings, client, user = self._settings, grant.client, grant.user
+        client_id = client.client_id
         claims: dict[str, Any] = {
-            "iss": self._settings.url,
-            "sub": grant.user.id if grant.user is not None else grant.client.client_id,
-            "aud": grant.client.audience or self._settings.default_audience,
-            "exp": now + self._settings.access_token_ttl,
+            "iss": settings.url,
+            "sub": user.id if user is not None else client_id,
+            "aud": client.audience or settings.default_audience,
+            "exp": now + settings.access_token_ttl,
             "iat": now,
             "jti": secrets.token_urlsafe(16),
-            "client_id": grant.client.client_id,
+            "client_id": client_id,
             "scope": grant.scope,
         }
-        if grant.user is not None:
-            claims.update(_user_claims(grant.user, grant.auth_time or now))
+        if user is not None:
+            claims["auth_time"] = grant.auth_time or now
+            claims["roles"] = list(user.roles)
+            claims["email"] = user.email
+            _add_names(claims, user)
         return claims
 
     def id_claims(self, grant: Grant, now: int) -> dict[str, Any]:
@@ -112,19 +121,19 @@ def profile_claims(user: User, scopes: Sequence[str]) -> dict[str, Any]:
     if "email" in scopes:
         claims["email"] = user.email
     if "profile" in scopes:
-        claims.update(_names(user))
+        _add_names(claims, user)
     if "roles" in scopes:
         claims["roles"] = list(user.roles)
     return claims
 
 
-def _user_claims(user: User, auth_time: int) -> dict[str, Any]:
-    return {"auth_time": auth_time, "roles": list(user.roles), "email": user.email, **_names(user)}
-
-
-def _names(user: User) -> dict[str, str]:
-    names = {"given_name": user.given_name, "family_name": user.family_name}
-    return {name: value for name, value in names.items() if value is not None}
+def _add_names(claims: dict[str, Any], user: User) -> None:
+    """``given_name`` and ``family_name`` (OIDC Core §5.1), when the user has them."""
+    given_name, family_name = user.given_name, user.family_name
+    if given_name is not None:
+        claims["given_name"] = given_name
+    if family_name is not None:
+        claims["family_name"] = family_name
 
 
 def _require_user(grant: Grant) -> User:

@@ -142,7 +142,8 @@ def segments(jwt: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _b64json(segment: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    padded = segment + "=" * (-len(segment) % 4)
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
     return decoded
 
 

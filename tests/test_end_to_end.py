@@ -35,7 +35,7 @@ class Server:
     port_url: str  # where this process listens; the same as url unless ISSUER_URL is shared
 
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own interpreter and CLI
+        return subprocess.run(
             [sys.executable, "-m", "issuer", *args], input=stdin, capture_output=True,
             text=True, env=self.env, cwd=self.cwd, timeout=60, check=False,
         )
@@ -65,7 +65,7 @@ def spawn_server(
         **env_overrides,
     }
     log = tmp_path / f"{name}.log"
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "issuer", "serve", "--port", str(port)],
         env=env, cwd=tmp_path, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
@@ -171,7 +171,7 @@ def test_keys_survive_a_restart(tmp_path: Path, database_url: str) -> None:
 def test_serve_refuses_to_start_without_a_kek(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ISSUER_")}
     env["ISSUER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "issuer", "serve", "--port", str(free_port())],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
     )

@@ -56,7 +56,7 @@ class Keys:
         columns = ("created_at", "published_at", "activated_at", "retired_at", "removed_at")
         assignments = ", ".join(f"{name} = {name} - {seconds}" for name in columns)
         with sqlite3.connect(self.db) as connection:
-            connection.execute(f"UPDATE signing_keys SET {assignments}")  # noqa: S608
+            connection.execute(f"UPDATE signing_keys SET {assignments}")
 
 
 @pytest.fixture
@@ -252,11 +252,11 @@ def script_env(keys: Keys) -> dict[str, str]:
 def test_the_cron_script_runs_the_same_command_from_anywhere(
     keys: Keys, tmp_path: Path
 ) -> None:
-    run = subprocess.run(  # noqa: S603 - our own interpreter and script
+    run = subprocess.run(
         [sys.executable, str(SCRIPT)], cwd=tmp_path, env=script_env(keys),
         capture_output=True, text=True, timeout=60, check=False,
     )
-    dry = subprocess.run(  # noqa: S603
+    dry = subprocess.run(
         [sys.executable, str(SCRIPT), "--dry-run"], cwd="/", env=script_env(keys),
         capture_output=True, text=True, timeout=60, check=False,
     )
@@ -285,7 +285,7 @@ def test_two_cron_runs_at_once_activate_once(keys: Keys, tmp_path: Path) -> None
     start_at = str(time.time() + 1.5)
 
     racers = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        subprocess.Popen(
             [sys.executable, "-c", RACER, start_at, str(SCRIPT)], cwd=tmp_path,
             env=script_env(keys), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )

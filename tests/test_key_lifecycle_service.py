@@ -62,7 +62,8 @@ async def test_the_reload_loop_applies_the_schedule_without_cron(
 async def test_automatic_rotation_can_be_switched_off(
     make_settings: Callable[..., Settings], kek: KeyEncryptionKey, clock: FakeClock
 ) -> None:
-    issuer = Issuer(make_settings(**POLICY, key_auto_rotate=False, key_reload_interval=5), clock=clock, kek=kek)
+    settings = make_settings(**POLICY, key_auto_rotate=False, key_reload_interval=5)
+    issuer = Issuer(settings, clock=clock, kek=kek)
     await issuer.start()
     clock.now = START + 530
     await issuer.advance_keys()

@@ -149,7 +149,7 @@ def test_two_processes_racing_on_first_start_end_with_one_active_key(
     kek = KeyEncryptionKey.new_text()
     start_at = str(time.time() + 2.0)
     racers = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        subprocess.Popen(
             [sys.executable, "-c", RACER, url, kek, start_at],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         )
@@ -161,7 +161,8 @@ def test_two_processes_racing_on_first_start_end_with_one_active_key(
     kids = {out.strip() for out, _ in outputs}
     engine = create_sync_engine(url)
     with engine.connect() as connection:
-        rows = [tuple(row) for row in connection.execute(text("SELECT kid, state FROM signing_keys"))]
+        result = connection.execute(text("SELECT kid, state FROM signing_keys"))
+        rows = [tuple(row) for row in result]
     engine.dispose()
     assert len(kids) == 1
     assert rows == [(kids.pop(), "active")]

@@ -31,11 +31,11 @@ TOKEN = {"token_hash": "ab" * 32, "family_id": "f-1", "user_id": "u-1", "client_
 def insert(connection, table: str, row: dict) -> None:  # type: ignore[no-untyped-def]
     columns = ", ".join(row)
     values = ", ".join(f":{name}" for name in row)
-    connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), row)  # noqa: S608
+    connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), row)
 
 
 def select_all(connection, table: str, key: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))  # noqa: S608
+    rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY {key}"))
     return [dict(row._mapping) for row in rows]
 
 

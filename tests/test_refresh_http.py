@@ -14,7 +14,8 @@ CONCURRENCY = 50
 
 
 def setup_accounts(server) -> str:  # type: ignore[no-untyped-def]
-    user = server.cli("users", "add", "kim@example.com", "--password-stdin", stdin="kims password\n")
+    user = server.cli("users", "add", "kim@example.com", "--password-stdin",
+                      stdin="kims password\n")
     client = server.cli("clients", "add", "app", "--grant", "password", "--grant",
                         "refresh_token", "--scope", "api")
     assert (user.returncode, client.returncode) == (0, 0), user.stderr + client.stderr

@@ -32,7 +32,9 @@ def start_pair(
 
 
 @pytest.fixture
-def pair(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[list[Server]]:
+def pair(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> Iterator[list[Server]]:
     env = getattr(request, "param", {})
     processes, servers = start_pair(tmp_path, database_url, **env)
     try:
@@ -174,7 +176,7 @@ def test_a_rotation_by_the_ops_script_is_served_by_both(pair: list[Server]) -> N
     script = str(Path(__file__).resolve().parent.parent / "scripts" / "rotate_keys.py")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own script
+        return subprocess.run(
             [sys.executable, script, *args], env=pair[0].env, cwd=pair[0].cwd,
             capture_output=True, text=True, timeout=60, check=False,
         )

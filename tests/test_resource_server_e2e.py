@@ -30,7 +30,7 @@ def wait_listening(url: str, process: subprocess.Popen[bytes]) -> None:
 def test_resource_server_verifies_issuer_tokens(tmp_path: Path, database_url: str) -> None:
     issuer, server = start_server(tmp_path, database_url)
     port = free_port()
-    resource = subprocess.Popen(  # noqa: S603 - our own script
+    resource = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "resource_server.py"), "--issuer", server.url,
          "--audience", "api", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

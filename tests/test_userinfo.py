@@ -59,7 +59,8 @@ async def test_userinfo_expired_token(running: Running, accounts: Accounts) -> N
     response = await running.http.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_token", "error_description": "the token has expired"}
+    assert response.json() == {
+        "error": "invalid_token", "error_description": "the token has expired"}
 
 
 async def test_userinfo_needs_openid_scope(running: Running, accounts: Accounts) -> None:

@@ -12,8 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..service import Issuer
-from .responses import json_response
 from . import classic
+from .responses import json_response
 from .revocation import introspect, revoke
 from .token import token_endpoint
 from .userinfo import userinfo
