@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from .errors import InvalidToken
-from .models import Client, RevokedAccessToken
+from .models import Client, RevokedAccessToken, User
 from .own_tokens import verify_access_token
 from .service import Issuer
 
@@ -35,19 +35,32 @@ async def revoke_access_token(issuer: Issuer, token: str, client: Client) -> Non
         pass  # revoked already
 
 
-async def is_revoked(issuer: Issuer, jti: object) -> bool:
+async def live_access_claims(issuer: Issuer, token: str) -> dict[str, Any]:
+    """The claims of a token that is still good now: signature, ``exp``, not revoked, and
+    its client (and user, for a user's token) still enabled; else InvalidToken."""
+    claims = verify_access_token(issuer, token)
+    jti = claims.get("jti")
     if not isinstance(jti, str):
-        return True
+        raise InvalidToken("the token has no jti")
     async with issuer.sessions() as session:
-        return await session.get(RevokedAccessToken, jti[:64]) is not None
+        revoked = await session.get(RevokedAccessToken, jti[:64])
+        client = await session.get(Client, str(claims.get("client_id")))
+        user = await session.get(User, str(claims["sub"])) if "auth_time" in claims else None
+    if revoked is not None:
+        raise InvalidToken("the token has been revoked")
+    if client is None or client.disabled:
+        raise InvalidToken("the token's client no longer exists or is disabled")
+    if "auth_time" in claims and (user is None or user.disabled):
+        raise InvalidToken("the token's user no longer exists or is disabled")
+    return claims
 
 
 async def introspect_access_token(issuer: Issuer, token: str, client: Client) -> dict[str, Any]:
     try:
-        claims = verify_access_token(issuer, token)
+        claims = await live_access_claims(issuer, token)
     except InvalidToken:
         return {"active": False}
-    if claims.get("client_id") != client.client_id or await is_revoked(issuer, claims.get("jti")):
+    if claims.get("client_id") != client.client_id:
         return {"active": False}
     fields = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
     return {"active": True, "token_type": "Bearer",

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keys import KeyLifecycleError
 
-from .clients import create_client, list_clients
+from .clients import create_client, get_client, list_clients
 from .db import create_async_engine, session_factory
 from .demo import create_demo_accounts
 from .errors import InvalidInput, IssuerError
@@ -60,13 +60,20 @@ def _with_sessions(
         return asyncio.run(run())
 
 
+def quiet_noisy_loggers() -> None:
+    """Database drivers log statement parameters at DEBUG: hashes and sealed keys among
+    them. Keep them above DEBUG whatever the service's own level."""
+    for name in ("alembic", "aiosqlite", "sqlalchemy.engine", "psycopg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_noisy_loggers()
 
 
 @click.group()
@@ -97,10 +104,12 @@ def serve(host: str, port: int, dev: bool, workers: int) -> None:
         if settings.dev:
             click.echo(asyncio.run(_prepare_dev(settings)) or "", err=True)
         if workers == 1:
-            uvicorn.run(create_app(issuer), host=host, port=port, log_config=None)
+            uvicorn.run(create_app(issuer), host=host, port=port, log_config=None,
+                        access_log=False)
         else:
             uvicorn.run("issuer.web.asgi:create_app_from_environment", factory=True,
-                        host=host, port=port, workers=workers, log_config=None)
+                        host=host, port=port, workers=workers, log_config=None,
+                        access_log=False)
 
 
 async def _prepare_dev(settings: Settings) -> str | None:
@@ -188,6 +197,24 @@ def users_revoke_sessions(email: str) -> None:
     click.echo(f"revoked {_with_sessions(settings, work)} session(s) of {email}")
 
 
+@users.command("disable")
+@click.argument("email")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+def users_disable(email: str, enable: bool) -> None:
+    """Disable a user: logins, refreshes, introspection and /userinfo refuse at once."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            user = await find_user_by_email(session, email)
+            if user is None:
+                raise InvalidInput(f"no user with email {email}", field="email")
+            user.disabled = not enable
+
+    _with_sessions(settings, work)
+    click.echo(f"user {email} {'enabled' if enable else 'disabled'}")
+
+
 @users.command("list")
 def users_list() -> None:
     """List users."""
@@ -234,7 +261,25 @@ def clients_add(
     click.echo(f"client {client_id} added")
     if secret is not None:
         click.echo(f"client_secret: {secret}")
-        click.echo("Store it now: it is not kept and cannot be shown again.", err=True)
+        click.echo("(store it now: only its hash is kept, it cannot be shown again)")
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@click.option("--enable", is_flag=True, help="Enable the client again instead.")
+def clients_disable(client_id: str, enable: bool) -> None:
+    """Disable a client: its grants and its tokens are refused at once."""
+    settings = _settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            client = await get_client(session, client_id)
+            if client is None:
+                raise InvalidInput(f"no client {client_id}", field="client_id")
+            client.disabled = not enable
+
+    _with_sessions(settings, work)
+    click.echo(f"client {client_id} {'enabled' if enable else 'disabled'}")
 
 
 @clients.command("list")

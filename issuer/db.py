@@ -9,6 +9,7 @@ that two writers queue on the busy timeout instead of failing half-way with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,14 @@ def _with_driver(url: str, *, sqlite: str, postgresql: str) -> str:
 
 
 def _make_parent(url: str) -> None:
+    """Create the SQLite file's folder and the file itself readable by the owner only:
+    it holds password hashes and sealed private keys."""
     path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is None:
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _immediate_transactions(engine: Engine) -> None:

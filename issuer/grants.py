@@ -10,6 +10,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import update
+
 from .errors import InvalidGrant, InvalidRequest
 from .models import Client, User
 from .scopes import grant_scopes, parse_scope
@@ -63,17 +65,27 @@ async def authenticate_user(issuer: Issuer, email: str, password: str, client: C
         await issuer.passwords.verify(None, password[:MAX_PASSWORD_CHARS])
         raise InvalidGrant(LOGIN_FAILED)
 
+    # No database connection is held while argon2 runs: a login storm must not take the
+    # connections (or SQLite's write lock) that every other request needs.
     async with issuer.sessions() as session:
         user = await find_user_by_email(session, email)
-        stored = user.password_hash if user is not None else None
-        matches = await issuer.passwords.verify(stored, password)
-        if user is None or not matches or user.disabled:
-            security_log.info("login failed: client_id=%s", client.client_id)
-            raise InvalidGrant(LOGIN_FAILED)
-        if issuer.passwords.needs_rehash(user.password_hash):
-            user.password_hash = await issuer.passwords.hash_async(password)
-            await session.commit()
+    stored = user.password_hash if user is not None else None
+    matches = await issuer.passwords.verify(stored, password)
+    if user is None or not matches or user.disabled:
+        security_log.info("login failed: client_id=%s", client.client_id)
+        raise InvalidGrant(LOGIN_FAILED)
+    if issuer.passwords.needs_rehash(user.password_hash):
+        await _rehash(issuer, user, password)
     return user
+
+
+async def _rehash(issuer: Issuer, user: User, password: str) -> None:
+    new_hash = await issuer.passwords.hash_async(password)
+    async with issuer.sessions() as session, session.begin():
+        await session.execute(
+            update(User).where(User.id == user.id).values(password_hash=new_hash)  # type: ignore[arg-type]
+        )
+    user.password_hash = new_hash
 
 
 async def client_credentials_grant(issuer: Issuer, request: TokenRequest) -> Grant:

@@ -30,8 +30,9 @@ def load_kek(settings: Settings) -> KeyEncryptionKey:
     except KeyEncryptionKeyError as exc:
         raise ConfigurationError(f"key-encryption key: {exc}") from None
     raise ConfigurationError(
-        "no key-encryption key: set ISSUER_KEK or ISSUER_KEK_FILE "
-        "(generate one with `issuer keys new-kek`), or run scripts/serve for development"
+        "no key-encryption key: set ISSUER_KEK or ISSUER_KEK_FILE (generate one with "
+        "`issuer keys new-kek`); for the development setup of scripts/serve, set "
+        f"ISSUER_DEV=true or ISSUER_KEK_FILE={DEV_KEK_FILE}"
     )
 
 

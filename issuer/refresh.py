@@ -111,27 +111,27 @@ class RefreshTokens:
             return InvalidGrant(_REFUSED, field="refresh_token")
         if now >= row.expires_at or now >= family.expires_at:
             return InvalidGrant(_REFUSED, field="refresh_token")
+        # Reuse is judged before anything else about the request, so that no parameter
+        # (a wider scope, say) lets a thief probe a stolen token without tripping it.
+        retry = row.used_at is not None
+        if retry and not await self._within_grace(session, row, now):
+            await self._revoke_for_reuse(session, family, row, ip, now)
+            return InvalidGrant(_REFUSED, field="refresh_token")
+
         scopes = _narrowed(family, client, requested)
         user = await session.get(User, family.user_id)
         if user is None or user.disabled:
             return InvalidGrant("the refresh token's user is disabled", field="refresh_token")
 
-        if row.used_at is None:
-            successor = self._successor(token)
+        successor = self._successor(token)
+        if not retry:
             await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.token_hash == row.token_hash)  # type: ignore[arg-type]
                 .values(used_at=now, successor_hash=token_hash(successor))
             )
             session.add(self._row(successor, family, row.token_hash, now, ip))
-            return Rotation(user, scopes, family.auth_time, successor, False)
-
-        if await self._within_grace(session, row, now):
-            successor = self._successor(token)
-            return Rotation(user, scopes, family.auth_time, successor, True)
-
-        await self._revoke_for_reuse(session, family, row, ip, now)
-        return InvalidGrant(_REFUSED, field="refresh_token")
+        return Rotation(user, scopes, family.auth_time, successor, retry)
 
     async def revoke(self, token: str, client: Client, ip: str | None) -> bool:
         """RFC 7009 for a refresh token: revoke its family when it belongs to ``client``.
@@ -150,13 +150,17 @@ class RefreshTokens:
                 await revoke_family(session, row.family_id, now, reason="revoked_by_client", ip=ip)
         return True
 
-    async def owner(self, token: str) -> str | None:
-        """The user id of a refresh token, or None when there is no such token."""
+    async def revoke_for_user(self, token: str, user_id: str, ip: str | None) -> bool:
+        """Revoke the family of ``token`` when it is ``user_id``'s, whatever its client."""
         if len(token) > MAX_TOKEN_CHARS:
-            return None
-        async with self._sessions() as session:
+            return False
+        now = int(self._clock())
+        async with self._sessions() as session, session.begin():
             row = await session.get(RefreshToken, token_hash(token))
-        return row.user_id if row is not None else None
+            if row is None or row.user_id != user_id:
+                return False
+            await revoke_family(session, row.family_id, now, reason="revoked_by_user", ip=ip)
+        return True
 
     async def introspect(self, token: str, client: Client) -> dict[str, object] | None:
         """RFC 7662 fields of a refresh token of ``client``; None when not a refresh token."""
@@ -168,7 +172,10 @@ class RefreshTokens:
             if row is None:
                 return None
             family = await session.get(RefreshFamily, row.family_id)
+            user = await session.get(User, row.user_id)
         if family is None or not _live(row, family, now) or row.client_id != client.client_id:
+            return {"active": False}
+        if user is None or user.disabled:
             return {"active": False}
         return {
             "active": True, "token_type": "refresh_token", "scope": row.scope,
@@ -262,7 +269,8 @@ def _narrowed(
     wanted = granted if requested is None else requested
     wider = [scope for scope in wanted if scope not in granted or scope not in client.scopes]
     if wider:
-        raise InvalidScope(f"scope {wider[0]!r} exceeds the refresh token's scope", field="scope")
+        named = f"scope {wider[0]!r}" if len(wider[0]) <= 40 else "a requested scope"
+        raise InvalidScope(f"{named} exceeds the refresh token's scope", field="scope")
     return wanted
 
 

@@ -34,6 +34,9 @@ def grant_scopes(
     if requested is None:
         return tuple(allowed)
     for scope in requested:
+        if not user and scope in USER_ONLY_SCOPES:
+            raise InvalidScope(f"scope {scope!r} needs a user; this grant has none", field="scope")
         if scope not in allowed:
-            raise InvalidScope(f"scope {scope!r} is not allowed for this client", field="scope")
+            named = f"scope {scope!r}" if len(scope) <= 40 else "a requested scope"
+            raise InvalidScope(f"{named} is not allowed for this client", field="scope")
     return requested

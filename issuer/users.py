@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+import unicodedata
 import uuid
 from collections.abc import Sequence
 
@@ -17,9 +19,17 @@ MAX_PASSWORD_CHARS = 1024
 _NAME_CHARS = 200
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def email_key(email: str) -> str:
-    """The form under which emails are unique: case does not make a different user."""
-    return email.strip().casefold()
+    """The form under which emails are unique: ASCII case does not make a different user.
+
+    Only ASCII letters are folded, after NFC normalisation. Full Unicode case folding
+    would merge addresses that mail systems keep apart (``straße`` and ``strasse``, or
+    the Kelvin sign and ``k``), letting one person sign in as another.
+    """
+    return unicodedata.normalize("NFC", email.strip()).translate(_ASCII_LOWER)
 
 
 def check_email(email: str) -> str:

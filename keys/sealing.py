@@ -29,7 +29,9 @@ class KeyEncryptionKey:
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != 32:
-            raise KeyEncryptionKeyError("the key-encryption key must be 32 bytes")
+            raise KeyEncryptionKeyError(
+                "the key-encryption key must be 32 bytes (make one with `issuer keys new-kek`)"
+            )
         self._aead = AESGCM(secret)
         self._secret = secret
         self.kek_id = hashlib.sha256(b"kek-id:" + secret).hexdigest()[:12]
@@ -51,7 +53,10 @@ class KeyEncryptionKey:
         try:
             secret = base64.urlsafe_b64decode(_pad(cleaned.replace("+", "-").replace("/", "_")))
         except (binascii.Error, ValueError):
-            raise KeyEncryptionKeyError("the key-encryption key is not base64") from None
+            raise KeyEncryptionKeyError(
+                "the key-encryption key is not 32 bytes of base64url "
+                "(make one with `issuer keys new-kek`)"
+            ) from None
         return cls(secret)
 
     @staticmethod

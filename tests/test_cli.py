@@ -118,7 +118,7 @@ def test_bad_configuration_names_the_variable(
     result = cli.invoke(main, ["users", "list"])
 
     assert result.exit_code == 1
-    assert "ISSUER_SIGNING_ALG: Value error, must be RS256 or ES256" in result.output
+    assert "ISSUER_SIGNING_ALG: must be RS256 or ES256" in result.output
 
 
 def test_new_kek_prints_a_usable_key(cli: CliRunner) -> None:
@@ -138,3 +138,41 @@ def test_reload_interval_longer_than_the_leeway_is_refused(
 
     assert result.exit_code == 1
     assert "ISSUER_KEY_RELOAD_INTERVAL must not exceed ISSUER_CLOCK_LEEWAY" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("ISSUER_LOG_LEVEL", "LOUD",
+      "ISSUER_LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+     ("ISSUER_ACCESS_TOKEN_TTL", "abc", "ISSUER_ACCESS_TOKEN_TTL: Input should be a valid integer"),
+     ("ISSUER_REFRESH_IDLE_TTL", "99999999",
+      "invalid configuration: ISSUER_REFRESH_IDLE_TTL must not exceed")],
+)
+def test_bad_settings_are_named_without_a_traceback(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    result = cli.invoke(main, ["users", "list"])
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_disable_and_enable_users_and_clients(cli: CliRunner) -> None:
+    cli.invoke(main, ["users", "add", "eve@example.com", "--password-stdin"],
+               input="eves password\n")
+    cli.invoke(main, ["clients", "add", "svc", "--grant", "client_credentials"])
+
+    disabled = cli.invoke(main, ["users", "disable", "EVE@example.com"])
+    listed = cli.invoke(main, ["users", "list"])
+    client_off = cli.invoke(main, ["clients", "disable", "svc"])
+    client_on = cli.invoke(main, ["clients", "disable", "svc", "--enable"])
+    unknown = cli.invoke(main, ["clients", "disable", "ghost"])
+
+    assert disabled.output == "user EVE@example.com disabled\n"
+    assert listed.output.splitlines()[1].split()[-1] == "disabled"
+    assert (client_off.output, client_on.output) == ("client svc disabled\n",
+                                                      "client svc enabled\n")
+    assert unknown.exit_code == 1 and "no client ghost" in unknown.output

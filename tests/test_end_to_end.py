@@ -147,8 +147,15 @@ def test_tokens_from_both_grants_verify_with_pyjwt(server: Server) -> None:
     userinfo = httpx.get(f"{server.url}/userinfo",
                          headers={"Authorization": f"Bearer {password.json()['access_token']}"})
     assert userinfo.status_code == 200 and userinfo.json()["sub"] == id_claims["sub"]
+    misplaced = httpx.get(f"{server.url}/userinfo?access_token={password.json()['access_token']}")
+    assert misplaced.status_code == 401
+    deadline = time.monotonic() + 10  # the line is written just after the response
+    while '"GET /userinfo" 401' not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = server.log.read_text()
+    assert '"GET /userinfo" 401' in log  # one access-log line, without the query string
     assert secret not in log and "a long password" not in log
+    assert password.json()["access_token"] not in log
 
 
 def test_keys_survive_a_restart(tmp_path: Path, database_url: str) -> None:

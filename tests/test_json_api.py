@@ -90,7 +90,7 @@ async def test_revoke_token_with_another_users_bearer_is_forbidden(
     )
 
     assert response.status_code == 403
-    assert response.json() == {"message": "the refresh token is not yours"}
+    assert response.json() == {"message": "the refresh token is unknown or not yours"}
     still = await running.http.post("/api/auth/refresh-token",
                                     json={"refreshToken": alice["refreshToken"]})
     assert still.status_code == 200

@@ -147,3 +147,20 @@ async def test_introspect_inactive_tokens(
     running.clock.advance(900)
     assert await introspect(running, body["access_token"], mobile) == {"active": False}
     assert await introspect(running, live, mobile) == {"active": False}
+
+
+async def test_public_clients_may_revoke_but_not_introspect(
+    running: Running, accounts: Accounts
+) -> None:
+    access = (await running.http.post("/token", data={
+        "grant_type": "password", "client_id": "spa", "username": accounts.email,
+        "password": accounts.password})).json()["access_token"]
+
+    introspection = await running.http.post(
+        "/introspect", data={"client_id": "spa", "token": access})
+    revocation = await running.http.post("/revoke", data={"client_id": "spa", "token": access})
+
+    assert (introspection.status_code, introspection.json()["error"]) == (401, "invalid_client")
+    assert revocation.status_code == 200
+    mobile = basic("mobile", accounts.mobile_secret)
+    assert await introspect(running, access, mobile) == {"active": False}  # another client's

@@ -30,7 +30,7 @@ async def test_discovery_lists_everything(running: Running, path: str) -> None:
         ],
         "introspection_endpoint": "https://issuer.test/introspect",
         "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "none",
+            "client_secret_basic", "client_secret_post",
         ],
         "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "response_types_supported": [],

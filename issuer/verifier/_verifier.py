@@ -21,6 +21,9 @@ from ._signatures import SIGNATURE_CHECKS
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _MAX_KID_LENGTH = 256
 _MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
+# Every token signed by one key carries the same header segment, so the checked header
+# is kept by its text; a bounded number, since a caller can send any header it likes.
+_HEADER_CACHE_SIZE = 32
 
 # Header members that would let the token choose its own key or turn it into a JWE
 # (RFC 7515 §4.1.3-4.1.6, §4.1.11; RFC 7516 §4.1.2-4.1.3). Checked in this order.
@@ -117,6 +120,7 @@ class TokenVerifier:
             raise ConfigurationError("max_token_size must be positive")
         self._max_size = max_token_size
         self._clock = clock
+        self._headers: dict[str, tuple[str, str, dict[str, Any]]] = {}
         if key_set is None:
             key_set = RemoteKeySet.from_issuer(issuer)
         elif not hasattr(key_set, "resolve") or not hasattr(key_set, "resolve_sync"):
@@ -166,11 +170,22 @@ class TokenVerifier:
         if _COMPACT.fullmatch(token) is None:
             raise invalid("token", _form_problem(token))
         header_b64, payload_b64, signature_b64 = token.split(".")
-        header = _segment_json(header_b64, "header")
-        alg, kid = self._check_header(header)
+        alg, kid, header = self._header(header_b64)
         signature = _segment(signature_b64, "signature")
         signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")
         return alg, kid, header, signing_input, payload_b64, signature
+
+    def _header(self, header_b64: str) -> tuple[str, str, dict[str, Any]]:
+        """The ``alg``, ``kid`` and members of a header segment that passed the checks."""
+        checked = self._headers.get(header_b64)
+        if checked is None:
+            header = _segment_json(header_b64, "header")
+            alg, kid = self._check_header(header)
+            checked = (alg, kid, header)
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[header_b64] = checked
+        return checked
 
     def _check_header(self, header: dict[str, Any]) -> tuple[str, str]:
         alg = header.get("alg")

@@ -6,13 +6,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..service import Issuer
 from . import classic
+from .accesslog import AccessLog
 from .responses import json_response
 from .revocation import introspect, revoke
 from .token import token_endpoint
@@ -36,6 +41,23 @@ async def readyz(request: Request) -> Response:
     ready = all(checks.values())
     return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
                          200 if ready else 503)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) in the protocol's JSON shape rather than plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    body = {"error": "invalid_request", "error_description": str(getattr(exc, "detail", ""))}
+    return json_response(body, status, headers)
+
+
+async def database_busy(request: Request, exc: Exception) -> Response:
+    """The database is overloaded or locked: say so with 503, as the client may retry."""
+    logger.warning("database busy on %s %s: %s", request.method, request.url.path,
+                   type(exc).__name__)
+    body = {"error": "temporarily_unavailable",
+            "error_description": "the issuer is busy; try again shortly"}
+    return json_response(body, 503, {"Retry-After": "1", "Cache-Control": "no-store"})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -72,8 +94,16 @@ def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    handlers = {
+        HTTPException: http_error,
+        SQLAlchemyTimeout: database_busy,
+        OperationalError: database_busy,
+        Exception: server_error,
+    }
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error}
+        routes=routes, lifespan=lifespan, exception_handlers=handlers,  # type: ignore[arg-type]
+        middleware=[Middleware(AccessLog)],
     )
+    app.router.redirect_slashes = False  # a redirect would make clients re-send credentials
     app.state.issuer = issuer
     return app

@@ -9,6 +9,7 @@ import logging
 
 from starlette.applications import Starlette
 
+from ..cli import quiet_noisy_loggers
 from ..service import Issuer
 from ..settings import load_settings
 from .app import create_app
@@ -21,5 +22,5 @@ def create_app_from_environment() -> Starlette:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_noisy_loggers()
     return create_app(Issuer(settings))

@@ -13,10 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..access_tokens import is_revoked
+from keys import NoActiveKey
+
+from ..access_tokens import live_access_claims
 from ..clients import get_client
 from ..errors import (
     InsufficientScope,
+    InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidToken,
@@ -26,11 +29,10 @@ from ..errors import (
 )
 from ..grants import TokenRequest, password_grant, refresh_token_grant
 from ..models import Client
-from ..own_tokens import verify_access_token
 from ..service import Issuer
 from ..tokens import Grant
 from .forms import read_json
-from .responses import NO_STORE, bearer_error, json_response
+from .responses import BEARER_CHALLENGE, NO_STORE, bearer_error, json_response
 from .userinfo import bearer_token
 
 
@@ -48,19 +50,15 @@ async def revoke_token(request: Request) -> Response:
     try:
         bearer = bearer_token(request)
         if bearer is None:
-            return bearer_error(None)
-        claims = verify_access_token(issuer, bearer)
-        if await is_revoked(issuer, claims.get("jti")):
-            raise InvalidToken("the token has been revoked")
+            return _message(InvalidToken("a bearer access token is required"), BEARER_CHALLENGE)
+        claims = await live_access_claims(issuer, bearer)
     except ProtocolError as error:
-        return bearer_error(error)
+        return _message(error, bearer_error(error).headers.get("www-authenticate"))
     try:
         body = await read_json(request, issuer.settings.max_body_bytes)
         token = _string(body, "refreshToken")
-        if await issuer.refresh.owner(token) != claims["sub"]:
-            raise InsufficientScope("the refresh token is not yours")
-        client = await _api_client(issuer)
-        await issuer.refresh.revoke(token, client, _ip(request))
+        if not await issuer.refresh.revoke_for_user(token, str(claims["sub"]), _ip(request)):
+            raise InsufficientScope("the refresh token is unknown or not yours")
     except IssuerError as error:
         return _message(error)
     return json_response({"message": "Token revoked"}, headers=NO_STORE)
@@ -76,6 +74,8 @@ async def _grant(request: Request, grant: Any, fields: dict[str, str]) -> Respon
         tokens = issuer.minter.issue(decided)
     except IssuerError as error:
         return _message(error)
+    except NoActiveKey:
+        return _message(TemporarilyUnavailable("no signing key is active; try again later"))
     return json_response(_session(decided, tokens.access_token, tokens.refresh_token,
                                   tokens.expires_in, issuer), headers=NO_STORE)
 
@@ -117,8 +117,11 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
-def _message(error: IssuerError) -> Response:
+def _message(error: IssuerError, challenge: str | None = None) -> Response:
     status = error.status if isinstance(error, ProtocolError) else 400
-    if isinstance(error, InvalidGrant):
+    if isinstance(error, InvalidGrant | InvalidClient):
         status = 400
-    return json_response({"message": error.message}, status, NO_STORE)
+    headers = dict(NO_STORE)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
+    return json_response({"message": error.message}, status, headers)

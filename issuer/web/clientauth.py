@@ -13,15 +13,17 @@ from urllib.parse import unquote
 from starlette.requests import Request
 
 from ..clients import get_client, secret_matches
-from ..errors import InvalidClient, InvalidGrant, InvalidRequest
+from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
 from ..service import Issuer
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 _FAILED = "client authentication failed"
 
 
 async def authenticate_client(issuer: Issuer, request: Request, params: dict[str, str]) -> Client:
+    """The client whose credentials the request carries; it may be disabled."""
     client_id, secret = _presented_credentials(request, params)
     async with issuer.sessions() as session:
         client = await get_client(session, client_id)
@@ -32,14 +34,14 @@ async def authenticate_client(issuer: Issuer, request: Request, params: dict[str
             raise InvalidClient(_FAILED)
     elif secret is None or not secret_matches(client, secret):
         raise InvalidClient(_FAILED)
-    if client.disabled:
-        # Its credentials are right, so say why: the grants it holds are no longer good.
-        raise InvalidGrant("the client is disabled")
-    return client
+    return client  # possibly disabled: each endpoint decides what that means
 
 
 def _presented_credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None]:
-    header = request.headers.get("authorization")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise InvalidRequest("send one Authorization header", field="authorization")
+    header = headers[0] if headers else None
     if header is None:
         client_id = params.get("client_id")
         if client_id is None:
@@ -61,7 +63,7 @@ def _basic_credentials(header: str) -> tuple[str, str]:
         raise InvalidClient("the Authorization header must use the Basic scheme")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters in the header
         raise InvalidClient("the Basic credentials are not valid base64") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:

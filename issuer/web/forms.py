@@ -37,10 +37,24 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def charset(request: Request) -> str | None:
+    for parameter in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
 async def read_form(request: Request, limit: int) -> dict[str, str]:
-    """Form parameters of a POST body, each at most once, empty values dropped."""
+    """Form parameters of a POST body, each at most once, empty values dropped.
+
+    RFC 6749 Appendix B: the parameters are UTF-8; another declared charset is refused
+    rather than silently misread.
+    """
     if media_type(request) != FORM_TYPE:
         raise InvalidRequest(f"the body must be {FORM_TYPE}", field="content-type")
+    if charset(request) not in (None, "utf-8", "utf8"):
+        raise InvalidRequest("the body must be UTF-8", field="content-type")
     body = await read_body(request, limit)
     try:
         text = body.decode("ascii")
@@ -62,7 +76,9 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     body = await read_body(request, limit)
     try:
         document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # A lone surrogate escape (\ud800) decodes to a str that cannot be encoded again.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise InvalidRequest("the body is not valid JSON") from None
     if not isinstance(document, dict):
         raise InvalidRequest("the body must be a JSON object")

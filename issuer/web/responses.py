@@ -10,6 +10,8 @@ from starlette.responses import Response
 from ..errors import InsufficientScope, InvalidClient, InvalidToken, ProtocolError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+BEARER_CHALLENGE = 'Bearer realm="issuer"'
+
 
 
 def json_response(
@@ -30,7 +32,7 @@ def token_error(error: ProtocolError) -> Response:
 def bearer_error(error: ProtocolError | None) -> Response:
     """RFC 6750 §3: no error code when no token was sent, else the code and a description."""
     if error is None:
-        return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="issuer"'})
+        return Response(status_code=401, headers={"WWW-Authenticate": BEARER_CHALLENGE})
     challenge = f'Bearer realm="issuer", error="{error.code}", ' \
         f'error_description="{_quoted(error.message)}"'
     if isinstance(error, InsufficientScope) and error.field:

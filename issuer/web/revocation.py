@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..access_tokens import introspect_access_token, revoke_access_token
-from ..errors import InvalidRequest, ProtocolError
+from ..errors import InvalidClient, InvalidRequest, ProtocolError
 from ..service import Issuer
 from .clientauth import authenticate_client
 from .forms import read_form
@@ -35,6 +35,8 @@ async def introspect(request: Request) -> Response:
     try:
         params = await read_form(request, issuer.settings.max_body_bytes)
         client = await authenticate_client(issuer, request, params)
+        if client.public or client.disabled:
+            raise InvalidClient("introspection needs an enabled confidential client")
         token = _token(params)
     except ProtocolError as error:
         return token_error(error)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from keys import NoActiveKey
 
 from ..errors import (
+    InvalidGrant,
     InvalidRequest,
     ProtocolError,
     TemporarilyUnavailable,
@@ -55,9 +56,12 @@ async def _run_grant(issuer: Issuer, request: Request, params: dict[str, str]) -
         raise InvalidRequest("grant_type is required", field="grant_type")
     handler = GRANT_HANDLERS.get(grant_type)
     if handler is None:
-        raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported")
+        raise UnsupportedGrantType("this grant_type is not supported", field="grant_type")
 
     client = await authenticate_client(issuer, request, params)
+    if client.disabled:
+        # Its credentials are right, so say why: the grants it holds are no longer good.
+        raise InvalidGrant("the client is disabled")
     if grant_type not in client.grants:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
     ip = request.client.host if request.client is not None else None

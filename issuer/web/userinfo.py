@@ -5,9 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..access_tokens import is_revoked
+from ..access_tokens import live_access_claims
 from ..errors import InsufficientScope, InvalidRequest, InvalidToken, ProtocolError
-from ..own_tokens import verify_access_token
 from ..service import Issuer
 from ..tokens import profile_claims
 from ..users import get_user
@@ -20,9 +19,7 @@ async def userinfo(request: Request) -> Response:
         token = bearer_token(request)
         if token is None:
             return bearer_error(None)
-        claims = verify_access_token(issuer, token)
-        if await is_revoked(issuer, claims.get("jti")):
-            raise InvalidToken("the token has been revoked")
+        claims = await live_access_claims(issuer, token)
         scopes = str(claims.get("scope", "")).split()
         if "openid" not in scopes:
             raise InsufficientScope("the token lacks the openid scope", field="openid")
@@ -38,9 +35,12 @@ async def userinfo(request: Request) -> Response:
 
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header; None when there is no header."""
-    header = request.headers.get("authorization")
-    if header is None:
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise InvalidRequest("send one Authorization header")
+    if not headers:
         return None
+    header = headers[0]
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
         raise InvalidRequest("the Authorization header must be 'Bearer <token>'")

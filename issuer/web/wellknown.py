@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..scopes import OPENID_SCOPES
 from ..service import Issuer
-from .clientauth import AUTH_METHODS
+from .clientauth import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from .responses import json_response
 from .token import GRANT_HANDLERS
 
@@ -31,7 +31,7 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "revocation_endpoint": f"{base}/revoke",
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "introspection_endpoint": f"{base}/introspect",
-        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_AUTH_METHODS),
         "grant_types_supported": sorted(GRANT_HANDLERS),
         # No authorization endpoint: no grant here uses one (RFC 8414 §2).
         "response_types_supported": [],

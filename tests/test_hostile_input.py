@@ -1,0 +1,219 @@
+"""Inputs found by attacking the issuer: each answered in the protocol's format, no 500."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from issuer.models import Client, User
+from issuer.users import create_user
+from tests.conftest import START, Accounts, Running, basic
+from tests.test_refresh import login, refresh
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(make_settings):  # type: ignore[no-untyped-def]
+    return make_settings(refresh_grace_seconds=5)
+
+
+async def test_logins_in_flight_hold_no_database_connection(
+    running: Running, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More slow logins than the pool has connections, and a client_credentials request
+    still completes while every one of them is stuck in argon2."""
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    passwords = running.issuer.passwords
+    original = passwords._check
+
+    def stuck(stored_hash: str, password: str) -> bool:
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=30)
+        return original(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "_check", stuck)
+    logins = [
+        asyncio.create_task(running.http.post("/token", data={
+            "grant_type": "password", "client_id": "spa", "username": accounts.email,
+            "password": f"wrong {n}"}))
+        for n in range(20)
+    ]
+    await asyncio.sleep(0.2)
+
+    service = await asyncio.wait_for(running.http.post(
+        "/token", data={"grant_type": "client_credentials"},
+        headers=basic("service", accounts.service_secret)), timeout=15)
+    still_stuck = sum(not task.done() for task in logins)
+    release.set()
+    failures = await asyncio.gather(*logins)
+
+    assert service.status_code == 200
+    assert still_stuck == 20
+    assert {r.json()["error"] for r in failures} == {"invalid_grant"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"email": "\\ud800@example.com", "password": "whatever!"}',
+     b'{"email": "a@b.c", "password": "\\udfff\\ud800"}',
+     b"[" * 5000 + b"]" * 5000],
+    ids=["surrogate email", "surrogate password", "deep nesting"],
+)
+async def test_json_api_refuses_unencodable_or_deep_json(running: Running, body: bytes) -> None:
+    for path in ("/api/auth/login", "/api/auth/refresh-token"):
+        response = await running.http.post(path, content=body,
+                                           headers={"Content-Type": "application/json"})
+        assert (response.status_code, response.json()) == (
+            400, {"message": "the body is not valid JSON"})
+
+
+async def test_non_ascii_basic_credentials(running: Running) -> None:
+    response = await running.http.post(
+        "/token", content=b"grant_type=client_credentials",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": b"Basic \xe9\xe9"},
+    )
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+
+
+async def test_two_authorization_headers_are_refused(running: Running, accounts: Accounts) -> None:
+    good = basic("service", accounts.service_secret)["Authorization"]
+    response = await running.http.post(
+        "/token", content=b"grant_type=client_credentials",
+        headers=[("Content-Type", "application/x-www-form-urlencoded"),
+                 ("Authorization", good), ("Authorization", "Basic eDp5")],
+    )
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+async def test_a_wider_scope_does_not_hide_reuse(running: Running, accounts: Accounts) -> None:
+    parent = (await login(running, accounts))["refresh_token"]
+    successor = (await refresh(running, accounts, parent)).json()["refresh_token"]
+    running.clock.advance(6)
+
+    probe = await refresh(running, accounts, parent, scope="openid api profile email")
+
+    assert (probe.status_code, probe.json()["error"]) == (400, "invalid_grant")
+    assert (await refresh(running, accounts, successor)).json()["error"] == "invalid_grant"
+
+
+async def test_json_api_revokes_the_users_token_of_any_client(
+    running: Running, accounts: Accounts
+) -> None:
+    from issuer.clients import create_client
+
+    async with running.issuer.sessions() as session, session.begin():
+        await create_client(session, "app", now=START, grants=["password"], scopes=["api"],
+                            public=True)
+    body = await login(running, accounts)  # through the "mobile" client
+
+    response = await running.http.post(
+        "/api/auth/revoke-token", json={"refreshToken": body["refresh_token"]},
+        headers={"Authorization": f"Bearer {body['access_token']}"})
+
+    assert response.status_code == 200
+    assert (await refresh(running, accounts, body["refresh_token"])).json()["error"] == (
+        "invalid_grant")
+
+
+async def test_disabled_user_and_client_tokens_are_no_longer_live(
+    running: Running, accounts: Accounts
+) -> None:
+    body = await login(running, accounts)
+    mobile = basic("mobile", accounts.mobile_secret)
+    async with running.issuer.sessions() as session, session.begin():
+        user = await session.get(User, accounts.user_id)
+        assert user is not None
+        user.disabled = True
+    access, refresh_token = body["access_token"], body["refresh_token"]
+
+    for token in (access, refresh_token):
+        result = await running.http.post("/introspect", data={"token": token}, headers=mobile)
+        assert result.json() == {"active": False}
+
+    async with running.issuer.sessions() as session, session.begin():
+        user = await session.get(User, accounts.user_id)
+        client = await session.get(Client, "mobile")
+        assert user is not None and client is not None
+        user.disabled, client.disabled = False, True
+    userinfo = await running.http.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
+    introspection = await running.http.post("/introspect", data={"token": access}, headers=mobile)
+    revocation = await running.http.post("/revoke", data={"token": access}, headers=mobile)
+
+    assert (userinfo.status_code, userinfo.json()["error"]) == (401, "invalid_token")
+    assert (introspection.status_code, introspection.json()["error"]) == (401, "invalid_client")
+    assert revocation.status_code == 200
+
+
+@pytest.mark.parametrize(("stored", "presented"),
+                         [("straße@example.com", "strasse@example.com"),
+                          ("office@example.com", "o\ufb00ice@example.com")])
+async def test_unicode_lookalikes_are_different_users(
+    running: Running, accounts: Accounts, stored: str, presented: str
+) -> None:
+    async with running.issuer.sessions() as session, session.begin():
+        await create_user(session, running.issuer.passwords, stored, "a long password",
+                          now=START)
+        await create_user(session, running.issuer.passwords, presented, "another password",
+                          now=START)
+
+    response = await running.http.post("/token", data={
+        "grant_type": "password", "client_id": "spa", "username": presented,
+        "password": "a long password"})
+
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_errors_do_not_echo_the_input(running: Running, accounts: Accounts) -> None:
+    response = await running.http.post(
+        "/token", content=b"grant_type=password;username=a@b.c;password=hunter2hunter2",
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    long_scope = await running.http.post(
+        "/token", data={"grant_type": "client_credentials", "scope": "x" * 5000},
+        headers=basic("service", accounts.service_secret))
+
+    assert response.json() == {"error": "unsupported_grant_type",
+                               "error_description": "this grant_type is not supported"}
+    assert long_scope.json() == {"error": "invalid_scope", "error_description":
+                                 "a requested scope is not allowed for this client"}
+
+
+@pytest.mark.parametrize(("method", "path", "status"),
+                         [("GET", "/token", 405), ("PUT", "/revoke", 405),
+                          ("DELETE", "/api/auth/login", 405), ("POST", "/token/", 404),
+                          ("GET", "/nowhere", 404)])
+async def test_routing_errors_are_json_and_never_redirect(
+    running: Running, method: str, path: str, status: int
+) -> None:
+    response = await running.http.request(method, path)
+
+    assert response.status_code == status
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_a_charset_other_than_utf8_is_refused(running: Running, accounts: Accounts) -> None:
+    response = await running.http.post(
+        "/token", content=b"grant_type=client_credentials",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1",
+                 **basic("service", accounts.service_secret)})
+    utf8 = await running.http.post(
+        "/token", content=b"grant_type=client_credentials",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+                 **basic("service", accounts.service_secret)})
+
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+    assert utf8.status_code == 200
+
+
+async def test_json_api_bearer_errors_are_messages(running: Running) -> None:
+    missing = await running.http.post("/api/auth/revoke-token", json={"refreshToken": "x"})
+    forged = await running.http.post("/api/auth/revoke-token", json={"refreshToken": "x"},
+                                     headers={"Authorization": "Bearer a.b.c"})
+
+    assert (missing.status_code, missing.json()) == (
+        401, {"message": "a bearer access token is required"})
+    assert missing.headers["www-authenticate"] == 'Bearer realm="issuer"'
+    assert forged.status_code == 401 and set(forged.json()) == {"message"}
+    assert 'error="invalid_token"' in forged.headers["www-authenticate"]
