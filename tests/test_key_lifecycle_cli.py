@@ -7,7 +7,6 @@ of moving the clock. Policy: C = 60, M = 10, T = 120, L = 10, P = 600.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -18,8 +17,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
 from issuer.cli import main
+from issuer.db import create_sync_engine
 from keys import KeyEncryptionKey
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,20 +34,27 @@ POLICY_ENV = {
 
 @dataclass
 class Keys:
-    db: Path
+    db: str  # the database URL
     kek: str
     runner: CliRunner
 
     def __call__(self, *args: str, stdin: str | None = None) -> Result:
         return self.runner.invoke(main, ["keys", *args], input=stdin)
 
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        engine = create_sync_engine(self.db)
+        try:
+            with engine.begin() as connection:
+                result = connection.execute(text(sql))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
     def rows(self) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as connection:
-            return connection.execute("SELECT * FROM signing_keys ORDER BY kid").fetchall()
+        return self.execute("SELECT * FROM signing_keys ORDER BY kid")
 
     def states(self) -> dict[str, str]:
-        with sqlite3.connect(self.db) as connection:
-            return dict(connection.execute("SELECT kid, state FROM signing_keys").fetchall())
+        return {kid: state for kid, state in self.execute("SELECT kid, state FROM signing_keys")}
 
     def kid(self, state: str) -> str:
         return next(kid for kid, seen in self.states().items() if seen == state)
@@ -55,18 +63,16 @@ class Keys:
         """Move every stored time ``seconds`` into the past, as if that much time passed."""
         columns = ("created_at", "published_at", "activated_at", "retired_at", "removed_at")
         assignments = ", ".join(f"{name} = {name} - {seconds}" for name in columns)
-        with sqlite3.connect(self.db) as connection:
-            connection.execute(f"UPDATE signing_keys SET {assignments}")
+        self.execute(f"UPDATE signing_keys SET {assignments}")
 
 
 @pytest.fixture
-def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Keys:
-    db = tmp_path / "keys.db"
+def keys(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Keys:
     kek = KeyEncryptionKey.new_text()
-    for name, value in {**POLICY_ENV, "ISSUER_DATABASE_URL": f"sqlite:///{db}",
+    for name, value in {**POLICY_ENV, "ISSUER_DATABASE_URL": database_url,
                         "ISSUER_KEK": kek}.items():
         monkeypatch.setenv(name, value)
-    return Keys(db, kek, CliRunner())
+    return Keys(database_url, kek, CliRunner())
 
 
 def test_rotate_creates_the_first_key_then_says_what_comes_next(keys: Keys) -> None:
@@ -214,9 +220,8 @@ def test_rewrap_from_stdin_and_file(
 def test_rewrap_changes_nothing_when_one_key_is_corrupt(keys: Keys) -> None:
     keys("rotate")
     keys("rotate", "--now")
-    with sqlite3.connect(keys.db) as connection:
-        connection.execute("UPDATE signing_keys SET sealed_private = sealed_private || 'xx' "
-                           "WHERE state = 'next'")
+    keys.execute("UPDATE signing_keys SET sealed_private = sealed_private || 'xx' "
+                 "WHERE state = 'next'")
     before = keys.rows()
 
     result = keys("rewrap", "--new-kek-stdin", stdin=KeyEncryptionKey.new_text())
