@@ -191,3 +191,39 @@ def test_a_rotation_by_the_ops_script_is_served_by_both(pair: list[Server]) -> N
     assert activated.returncode == 0, activated.stdout + activated.stderr
     assert within(3, lambda: [signing_kid(s, secret) for s in pair] == [new_kid, new_kid])
     assert all(jwks_kids(s) == sorted([old_kid, new_kid]) for s in pair)
+
+
+def test_serve_with_two_workers_on_an_empty_database(tmp_path: Path, database_url: str) -> None:
+    import os
+    import sys
+
+    from tests.test_end_to_end import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ISSUER_URL": url, "ISSUER_DATABASE_URL": database_url,
+           "ISSUER_KEK": KeyEncryptionKey.new_text()}
+    log = tmp_path / "workers.log"
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "issuer", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=tmp_path, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(url, process, log)
+        assert within(20, lambda: log.read_text().count("Application startup complete") == 2)
+        kids = {tuple(jwks_kids_at(url)) for _ in range(20)}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+    engine = create_sync_engine(database_url)
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT state FROM signing_keys")).all()
+    engine.dispose()
+    assert [tuple(k) for k in keys] == [("active",)]
+    assert len(kids) == 1
+
+
+def jwks_kids_at(url: str) -> list[str]:
+    keys = httpx.get(f"{url}/.well-known/jwks.json").json()["keys"]
+    return sorted(key["kid"] for key in keys)
