@@ -204,7 +204,7 @@ def test_serve_with_two_workers_on_an_empty_database(tmp_path: Path, database_ur
     env = {**os.environ, "ISSUER_URL": url, "ISSUER_DATABASE_URL": database_url,
            "ISSUER_KEK": KeyEncryptionKey.new_text()}
     log = tmp_path / "workers.log"
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
+    process = subprocess.Popen(
         [sys.executable, "-m", "issuer", "serve", "--port", str(port), "--workers", "2"],
         env=env, cwd=tmp_path, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
