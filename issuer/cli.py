@@ -22,6 +22,7 @@ from .demo import create_demo_accounts
 from .errors import InvalidInput, IssuerError
 from .housekeeping import Pruned, prune
 from .migrate import upgrade
+from .models import Client, User
 from .passwords import Passwords
 from .refresh import revoke_user_families
 from .service import Issuer
@@ -202,17 +203,7 @@ def users_revoke_sessions(email: str) -> None:
 @click.option("--enable", is_flag=True, help="Enable the user again instead.")
 def users_disable(email: str, enable: bool) -> None:
     """Disable a user: logins, refreshes, introspection and /userinfo refuse at once."""
-    settings = _settings()
-
-    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with sessions() as session, session.begin():
-            user = await find_user_by_email(session, email)
-            if user is None:
-                raise InvalidInput(f"no user with email {email}", field="email")
-            user.disabled = not enable
-
-    _with_sessions(settings, work)
-    click.echo(f"user {email} {'enabled' if enable else 'disabled'}")
+    _set_disabled(f"user {email}", lambda session: find_user_by_email(session, email), enable)
 
 
 @users.command("list")
@@ -269,17 +260,21 @@ def clients_add(
 @click.option("--enable", is_flag=True, help="Enable the client again instead.")
 def clients_disable(client_id: str, enable: bool) -> None:
     """Disable a client: its grants and its tokens are refused at once."""
-    settings = _settings()
+    _set_disabled(f"client {client_id}", lambda session: get_client(session, client_id), enable)
 
+
+def _set_disabled(
+    what: str, find: Callable[[AsyncSession], Awaitable[User | Client | None]], enable: bool
+) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
-            client = await get_client(session, client_id)
-            if client is None:
-                raise InvalidInput(f"no client {client_id}", field="client_id")
-            client.disabled = not enable
+            found = await find(session)
+            if found is None:
+                raise InvalidInput(f"no {what}")
+            found.disabled = not enable
 
-    _with_sessions(settings, work)
-    click.echo(f"client {client_id} {'enabled' if enable else 'disabled'}")
+    _with_sessions(_settings(), work)
+    click.echo(f"{what} {'enabled' if enable else 'disabled'}")
 
 
 @clients.command("list")
