@@ -42,10 +42,10 @@ async def live_access_claims(issuer: Issuer, token: str) -> dict[str, Any]:
     jti = claims.get("jti")
     if not isinstance(jti, str):
         raise InvalidToken("the token has no jti")
-    async with issuer.sessions() as session:
+    async with issuer.reads() as session:
         revoked = await session.get(RevokedAccessToken, jti[:64])
-        client = await session.get(Client, str(claims.get("client_id")))
         user = await session.get(User, str(claims["sub"])) if "auth_time" in claims else None
+    client = await issuer.clients.get(str(claims.get("client_id")))
     if revoked is not None:
         raise InvalidToken("the token has been revoked")
     if client is None or client.disabled:

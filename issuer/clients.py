@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
 from .errors import AlreadyExists, InvalidInput
@@ -23,6 +23,7 @@ from .models import Client
 GRANT_TYPES = ("password", "client_credentials", "refresh_token")
 PUBLIC_CLIENT_GRANTS = ("password", "refresh_token")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}")
+_MAX_CACHED_CLIENTS = 10_000
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,100}")  # RFC 6749 §3.3 scope-token
 
 
@@ -77,6 +78,39 @@ async def create_client(
 
 async def get_client(session: AsyncSession, client_id: str) -> Client | None:
     return await session.get(Client, client_id)
+
+
+class ClientDirectory:
+    """Clients as the token path sees them, each kept for ``ttl`` seconds.
+
+    Reading the client row costs more than signing an ES256 token, and every token,
+    revocation and introspection request needs it. A change made elsewhere (the CLI,
+    another replica) is seen within ``ttl`` seconds; 0 turns the cache off.
+    """
+
+    def __init__(
+        self, reads: async_sessionmaker[AsyncSession], ttl: float, clock: Callable[[], float]
+    ) -> None:
+        self._reads = reads
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Client]] = {}
+
+    async def get(self, client_id: str) -> Client | None:
+        now = self._clock()
+        entry = self._entries.get(client_id)
+        if entry is not None and now < entry[0]:
+            return entry[1]
+        async with self._reads() as session:
+            client = await get_client(session, client_id)
+        if client is not None and self._ttl > 0:
+            if len(self._entries) >= _MAX_CACHED_CLIENTS:
+                self._entries.clear()
+            self._entries[client_id] = (now + self._ttl, client)
+        return client
+
+    def forget(self) -> None:
+        self._entries.clear()
 
 
 async def list_clients(session: AsyncSession) -> list[Client]:

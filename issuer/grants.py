@@ -67,7 +67,7 @@ async def authenticate_user(issuer: Issuer, email: str, password: str, client: C
 
     # No database connection is held while argon2 runs: a login storm must not take the
     # connections (or SQLite's write lock) that every other request needs.
-    async with issuer.sessions() as session:
+    async with issuer.reads() as session:
         user = await find_user_by_email(session, email)
     stored = user.password_hash if user is not None else None
     matches = await issuer.passwords.verify(stored, password)

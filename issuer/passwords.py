@@ -1,19 +1,29 @@
-"""Password hashing with argon2id, kept off the event loop.
+"""Password hashing with argon2id, kept off the event loop and out of its way.
 
-argon2 takes tens of milliseconds and a lot of memory by design; running it in a worker
-thread keeps every other request (token minting, the JWKS) responsive during a login
-storm. A hash made under older parameters is replaced at the next successful login.
+argon2 takes tens of milliseconds of CPU and a lot of memory by design. It runs in a
+small pool of its own (``ISSUER_ARGON2_THREADS``) whose threads run at a lower
+scheduling priority (``ISSUER_ARGON2_NICE``), so that during a login storm the event
+loop still gets the CPU it needs for token minting and the JWKS; logins queue instead.
+A hash made under older parameters is replaced at the next successful login.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .settings import Settings
+
+T = TypeVar("T")
 
 
 class Passwords:
@@ -25,12 +35,29 @@ class Passwords:
             type=Type.ID,
         )
         self._decoy: str | None = None
+        self._nice = settings.argon2_nice
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.argon2_threads, thread_name_prefix="argon2",
+            initializer=self._lower_priority,
+        )
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
     async def hash_async(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+        return await self._run(self._hasher.hash, password)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    def _lower_priority(self) -> None:
+        # On Linux a thread id names one thread for setpriority; elsewhere this may fail,
+        # and the pool then runs at normal priority.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """Check ``password``; with no stored hash, do the same work and answer False.
@@ -39,9 +66,9 @@ class Passwords:
         whether an account exists.
         """
         if stored_hash is None:
-            await anyio.to_thread.run_sync(self._check, await self._decoy_hash(), password)
+            await self._run(self._check, await self._decoy_hash(), password)
             return False
-        return await anyio.to_thread.run_sync(self._check, stored_hash, password)
+        return await self._run(self._check, stored_hash, password)
 
     def needs_rehash(self, stored_hash: str) -> bool:
         try:

@@ -21,7 +21,8 @@ from sqlalchemy import text
 
 from keys import InvalidPolicy, KeyEncryptionKey, KeyManager, Policy, advance, ensure_active_key
 
-from .db import create_async_engine, session_factory
+from .clients import ClientDirectory
+from .db import create_async_engine, is_sqlite, read_session_factory, session_factory
 from .errors import ConfigurationError
 from .kek import load_kek
 from .migrate import upgrade
@@ -69,8 +70,14 @@ class Issuer:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            single_writer=True,
         )
         self.sessions = session_factory(self.engine)
+        self.read_engine = self.engine
+        if is_sqlite(settings.database_url):
+            self.read_engine = create_async_engine(settings.database_url)
+        self.reads = read_session_factory(self.read_engine)
+        self.clients = ClientDirectory(self.reads, settings.client_cache_seconds, clock)
         self.keys = KeyManager(self.sessions, self.kek)
         self.key_policy = key_policy(settings)
         self._next_key_step: int | None = None
@@ -101,11 +108,14 @@ class Issuer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reloader
             self._reloader = None
+        self.passwords.close()
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
     async def database_ready(self) -> bool:
         try:
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:  # any driver error means "not ready"; the probe must not raise
             logger.warning("readiness: database unreachable", exc_info=True)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     key_auto_rotate: bool = True
     clock_leeway: int = Field(default=60, ge=0, le=600)
     max_body_bytes: int = Field(default=16384, ge=1024, le=1048576)
+    client_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    argon2_threads: int = Field(default=2, ge=1, le=64)
+    argon2_nice: int = Field(default=19, ge=0, le=19)
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4194304)
     argon2_parallelism: int = Field(default=4, ge=1, le=64)

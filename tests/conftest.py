@@ -96,6 +96,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "url": "https://issuer.test",
             "database_url": database_url,
             "key_reload_interval": 60,
+            "client_cache_seconds": 0,  # tests change clients and expect it at once
             **CHEAP_ARGON2,
         }
         values.update(overrides)

@@ -217,3 +217,37 @@ async def test_json_api_bearer_errors_are_messages(running: Running) -> None:
     assert missing.headers["www-authenticate"] == 'Bearer realm="issuer"'
     assert forged.status_code == 401 and set(forged.json()) == {"message"}
     assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+
+
+async def test_client_changes_are_seen_within_the_cache_lifetime(
+    make_settings, clock, kek  # type: ignore[no-untyped-def]
+) -> None:
+    import httpx
+
+    from issuer.service import Issuer
+    from issuer.web import create_app
+    from tests.conftest import create_accounts
+
+    issuer = Issuer(make_settings(client_cache_seconds=5), clock=clock, kek=kek)
+    await issuer.start()
+    transport = httpx.ASGITransport(app=create_app(issuer, manage_lifecycle=False))
+    async with httpx.AsyncClient(transport=transport, base_url="https://issuer.test") as http:
+        accounts = await create_accounts(Running(issuer, http, clock))
+
+        async def status() -> int:
+            response = await http.post("/token", data={"grant_type": "client_credentials"},
+                                       headers=basic("service", accounts.service_secret))
+            return response.status_code
+
+        first = await status()
+        async with issuer.sessions() as session, session.begin():
+            client = await session.get(Client, "service")
+            assert client is not None
+            client.disabled = True
+        clock.advance(4)
+        cached = await status()
+        clock.advance(1)
+        expired = await status()
+    await issuer.stop()
+
+    assert (first, cached, expired) == (200, 200, 400)

@@ -16,7 +16,6 @@ from starlette.responses import Response
 from keys import NoActiveKey
 
 from ..access_tokens import live_access_claims
-from ..clients import get_client
 from ..errors import (
     InsufficientScope,
     InvalidClient,
@@ -97,8 +96,7 @@ def _session(
 
 
 async def _api_client(issuer: Issuer) -> Client:
-    async with issuer.sessions() as session:
-        client = await get_client(session, issuer.settings.json_api_client)
+    client = await issuer.clients.get(issuer.settings.json_api_client)
     if client is None or client.disabled:
         raise TemporarilyUnavailable(
             f"the JSON API needs an enabled client {issuer.settings.json_api_client!r}"

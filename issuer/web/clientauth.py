@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
-from ..clients import get_client, secret_matches
+from ..clients import secret_matches
 from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
 from ..service import Issuer
@@ -25,8 +25,7 @@ _FAILED = "client authentication failed"
 async def authenticate_client(issuer: Issuer, request: Request, params: dict[str, str]) -> Client:
     """The client whose credentials the request carries; it may be disabled."""
     client_id, secret = _presented_credentials(request, params)
-    async with issuer.sessions() as session:
-        client = await get_client(session, client_id)
+    client = await issuer.clients.get(client_id)
     if client is None:
         raise InvalidClient(_FAILED)
     if client.public:

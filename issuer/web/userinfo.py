@@ -23,7 +23,7 @@ async def userinfo(request: Request) -> Response:
         scopes = str(claims.get("scope", "")).split()
         if "openid" not in scopes:
             raise InsufficientScope("the token lacks the openid scope", field="openid")
-        async with issuer.sessions() as session:
+        async with issuer.reads() as session:
             user = await get_user(session, str(claims["sub"]))
         if user is None or user.disabled:
             raise InvalidToken("the token's user no longer exists or is disabled")
