@@ -236,7 +236,7 @@ def test_the_library_imports_no_server_code():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('issuer', 'keys', 'sqlalchemy', 'sqlmodel', 'joserfc', 'jwt')))"
     )
-    result = subprocess.run(  # noqa: S603 - runs this interpreter on a fixed script
+    result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root
     )
     loaded = eval(result.stdout)  # noqa: S307 - our own subprocess's repr of a list
