@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from .errors import InvalidToken
-from .models import Client, RevokedAccessToken, User
+from .models import Client, RefreshFamily, RevokedAccessToken, User
 from .own_tokens import verify_access_token
 from .service import Issuer
 
@@ -42,10 +42,15 @@ async def live_access_claims(issuer: Issuer, token: str) -> dict[str, Any]:
     jti = claims.get("jti")
     if not isinstance(jti, str):
         raise InvalidToken("the token has no jti")
+    sid = claims.get("sid")
     async with issuer.reads() as session:
         revoked = await session.get(RevokedAccessToken, jti[:64])
         user = await session.get(User, str(claims["sub"])) if "auth_time" in claims else None
+        family = await session.get(RefreshFamily, sid) if isinstance(sid, str) else None
     client = await issuer.clients.get(str(claims.get("client_id")))
+    if sid is not None and (family is None or family.revoked_at is not None):
+        # RFC 7009 §2.1: revoking the refresh token ends the access tokens of its grant.
+        raise InvalidToken("the token's session has ended")
     if revoked is not None:
         raise InvalidToken("the token has been revoked")
     if client is None or client.disabled:

@@ -47,12 +47,12 @@ async def password_grant(issuer: Issuer, request: TokenRequest) -> Grant:
         issuer, request.required("username"), request.required("password"), request.client
     )
     auth_time = int(issuer.clock())
-    refresh_token = None
+    refresh_token = family_id = None
     if "refresh_token" in request.client.grants:
-        refresh_token = await issuer.refresh.start_family(
+        refresh_token, family_id = await issuer.refresh.start_family(
             user, request.client, scopes, auth_time, request.ip
         )
-    return Grant(request.client, scopes, user, auth_time, refresh_token)
+    return Grant(request.client, scopes, user, auth_time, refresh_token, family_id)
 
 
 async def authenticate_user(issuer: Issuer, email: str, password: str, client: Client) -> User:
@@ -102,5 +102,5 @@ async def refresh_token_grant(issuer: Issuer, request: TokenRequest) -> Grant:
     )
     return Grant(
         request.client, rotation.scopes, rotation.user, rotation.auth_time,
-        rotation.refresh_token,
+        rotation.refresh_token, rotation.family_id,
     )

@@ -53,6 +53,7 @@ class Rotation:
     auth_time: int
     refresh_token: str
     reused_successor: bool
+    family_id: str
 
 
 class RefreshTokens:
@@ -62,16 +63,18 @@ class RefreshTokens:
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], float],
         successor_secret: bytes,
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._reads = reads or sessions
         self._clock = clock
         self._secret = successor_secret
 
     async def start_family(
         self, user: User, client: Client, scopes: tuple[str, ...], auth_time: int, ip: str | None
-    ) -> str:
-        """Open a family at login and return its first refresh token."""
+    ) -> tuple[str, str]:
+        """Open a family at login; returns its first refresh token and the family id."""
         now = int(self._clock())
         family = RefreshFamily(
             id=str(uuid.uuid4()), user_id=user.id, client_id=client.client_id,
@@ -83,13 +86,13 @@ class RefreshTokens:
             session.add(family)
             await session.flush()
             session.add(self._row(token, family, None, now, ip))
-        return token
+        return token, family.id
 
     async def rotate(
         self, token: str, client: Client, requested: tuple[str, ...] | None, ip: str | None
     ) -> Rotation:
         """Use ``token`` once: return its successor, or refuse with ``invalid_grant``."""
-        if len(token) > MAX_TOKEN_CHARS:
+        if len(token) > MAX_TOKEN_CHARS or not await self._exists(token):
             raise InvalidGrant(_REFUSED, field="refresh_token")
         now = int(self._clock())
         async with self._sessions() as session:
@@ -131,7 +134,7 @@ class RefreshTokens:
                 .values(used_at=now, successor_hash=token_hash(successor))
             )
             session.add(self._row(successor, family, row.token_hash, now, ip))
-        return Rotation(user, scopes, family.auth_time, successor, retry)
+        return Rotation(user, scopes, family.auth_time, successor, retry, family.id)
 
     async def revoke(self, token: str, client: Client, ip: str | None) -> bool:
         """RFC 7009 for a refresh token: revoke its family when it belongs to ``client``.
@@ -139,7 +142,7 @@ class RefreshTokens:
         Returns whether ``token`` is a refresh token at all; another client's token is
         left untouched and reported as found, so the caller answers 200 either way.
         """
-        if len(token) > MAX_TOKEN_CHARS:
+        if len(token) > MAX_TOKEN_CHARS or not await self._exists(token):
             return False
         now = int(self._clock())
         async with self._sessions() as session, session.begin():
@@ -152,7 +155,7 @@ class RefreshTokens:
 
     async def revoke_for_user(self, token: str, user_id: str, ip: str | None) -> bool:
         """Revoke the family of ``token`` when it is ``user_id``'s, whatever its client."""
-        if len(token) > MAX_TOKEN_CHARS:
+        if len(token) > MAX_TOKEN_CHARS or not await self._exists(token):
             return False
         now = int(self._clock())
         async with self._sessions() as session, session.begin():
@@ -182,6 +185,12 @@ class RefreshTokens:
             "client_id": row.client_id, "sub": row.user_id,
             "exp": min(row.expires_at, family.expires_at), "iat": row.created_at,
         }
+
+    async def _exists(self, token: str) -> bool:
+        """A read-only look first: unknown tokens (guesses, garbage) never take the write
+        lock that every real rotation needs."""
+        async with self._reads() as session:
+            return await session.get(RefreshToken, token_hash(token)) is not None
 
     async def _within_grace(self, session: AsyncSession, row: RefreshToken, now: int) -> bool:
         """Inside the window (its last second included) and the successor still unused."""

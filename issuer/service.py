@@ -84,7 +84,7 @@ class Issuer:
         self.passwords = Passwords(settings)
         self.minter = TokenMinter(settings, self.keys, clock)
         self.refresh = RefreshTokens(
-            settings, self.sessions, clock, self.kek.derive(SUCCESSOR_PURPOSE)
+            settings, self.sessions, clock, self.kek.derive(SUCCESSOR_PURPOSE), self.reads
         )
         self._reloader: asyncio.Task[None] | None = None
 

@@ -28,6 +28,7 @@ class Grant:
     user: User | None = None
     auth_time: int | None = None
     refresh_token: str | None = None
+    session_id: str | None = None  # the refresh-token family, when there is one
 
     @property
     def scope(self) -> str:
@@ -98,6 +99,9 @@ class TokenMinter:
             claims["roles"] = list(user.roles)
             claims["email"] = user.email
             _add_names(claims, user)
+        if grant.session_id is not None:
+            # OIDC's session id: lets the issuer end these access tokens with the family.
+            claims["sid"] = grant.session_id
         return claims
 
     def id_claims(self, grant: Grant, now: int) -> dict[str, Any]:

@@ -182,7 +182,7 @@ async def test_errors_do_not_echo_the_input(running: Running, accounts: Accounts
 
 @pytest.mark.parametrize(("method", "path", "status"),
                          [("GET", "/token", 405), ("PUT", "/revoke", 405),
-                          ("DELETE", "/api/auth/login", 405), ("POST", "/token/", 404),
+                          ("DELETE", "/introspect", 405), ("POST", "/token/", 404),
                           ("GET", "/nowhere", 404)])
 async def test_routing_errors_are_json_and_never_redirect(
     running: Running, method: str, path: str, status: int
@@ -251,3 +251,93 @@ async def test_client_changes_are_seen_within_the_cache_lifetime(
     await issuer.stop()
 
     assert (first, cached, expired) == (200, 200, 400)
+
+
+async def test_revoking_a_family_ends_its_access_tokens_at_the_issuer(
+    running: Running, accounts: Accounts
+) -> None:
+    from tests.conftest import segments
+
+    body = await login(running, accounts)
+    _, claims = segments(body["access_token"])
+    mobile = basic("mobile", accounts.mobile_secret)
+
+    await running.http.post("/revoke", data={"token": body["refresh_token"]}, headers=mobile)
+
+    introspection = await running.http.post("/introspect", data={"token": body["access_token"]},
+                                            headers=mobile)
+    userinfo = await running.http.get(
+        "/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert isinstance(claims["sid"], str) and len(claims["sid"]) == 36
+    assert introspection.json() == {"active": False}
+    assert (userinfo.status_code, userinfo.json()["error_description"]) == (
+        401, "the token's session has ended")
+
+
+async def test_reuse_ends_the_thiefs_access_token_too(running: Running, accounts: Accounts) -> None:
+    first = await login(running, accounts)
+    rotated = (await refresh(running, accounts, first["refresh_token"])).json()
+    running.clock.advance(6)
+
+    await refresh(running, accounts, first["refresh_token"])  # reuse: the family is revoked
+
+    introspection = await running.http.post(
+        "/introspect", data={"token": rotated["access_token"]},
+        headers=basic("mobile", accounts.mobile_secret))
+    assert introspection.json() == {"active": False}
+
+
+async def test_newlines_in_the_path_cannot_forge_log_lines(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="issuer.access")
+    await running.http.get("/x%0A2026-12-03 WARNING issuer.security: forged%E2%80%AE")
+
+    [record] = [r for r in caplog.records if r.name == "issuer.access"]
+    line = record.getMessage()
+    assert "\n" not in line and "\u202e" not in line
+    assert '"GET /x\\n2026-12-03 WARNING issuer.security: forged\\u202e" 404' in line
+
+
+async def test_repeated_parameter_names_are_not_echoed(running: Running) -> None:
+    response = await running.http.post(
+        "/token", content=b"%0D%0AX-Injected:%201=1&%0D%0AX-Injected:%201=2",
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert response.json() == {"error": "invalid_request",
+                               "error_description": "a parameter must not be repeated"}
+
+
+@pytest.mark.parametrize(("method", "path", "status"),
+                         [("GET", "/api/auth/login", 405), ("POST", "/api/auth/nope", 404)])
+async def test_json_api_routing_errors_are_messages(
+    running: Running, method: str, path: str, status: int
+) -> None:
+    response = await running.http.request(method, path)
+
+    assert response.status_code == status and set(response.json()) == {"message"}
+
+
+async def test_unknown_refresh_tokens_never_open_a_write_transaction(
+    running: Running, accounts: Accounts
+) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    engine = running.issuer.engine.sync_engine
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = await refresh(running, accounts, "a-guessed-token")
+        revoked = await running.http.post("/revoke", data={"token": "another-guess"},
+                                          headers=basic("mobile", accounts.mobile_secret))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert response.json()["error"] == "invalid_grant" and revoked.status_code == 200
+    assert not [s for s in statements if "refresh_tokens" in s or s.startswith("BEGIN IMM")]

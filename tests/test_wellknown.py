@@ -42,7 +42,7 @@ async def test_discovery_lists_everything(running: Running, path: str) -> None:
         "scopes_supported": ["openid", "profile", "email", "roles"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "client_id", "scope",
-            "roles", "email", "given_name", "family_name",
+            "roles", "email", "given_name", "family_name", "sid",
         ],
     }
 

@@ -37,6 +37,13 @@ class AccessLog:
             client = scope.get("client")
             logger.info(
                 '%s "%s %s" %d %.1fms',
-                client[0] if client else "-", scope["method"], scope["path"], status["code"],
-                (time.perf_counter() - started) * 1000,
+                client[0] if client else "-", scope["method"], printable(scope["path"]),
+                status["code"], (time.perf_counter() - started) * 1000,
             )
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` with control and non-ASCII characters escaped, and cut at ``limit``: a
+    path is chosen by the client, and a raw newline in it would forge log lines."""
+    escaped = text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."

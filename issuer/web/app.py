@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from ..service import Issuer
 from . import classic
-from .accesslog import AccessLog
+from .accesslog import AccessLog, printable
 from .responses import json_response
 from .revocation import introspect, revoke
 from .token import token_endpoint
@@ -25,6 +25,8 @@ from .userinfo import userinfo
 from .wellknown import jwks, openid_configuration
 
 logger = logging.getLogger("issuer")
+
+CLASSIC_PREFIX = "/api/auth/"
 
 
 async def healthz(request: Request) -> Response:
@@ -47,24 +49,31 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Routing errors (404, 405) in the protocol's JSON shape rather than plain text."""
     status = exc.status_code if isinstance(exc, HTTPException) else 400
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
-    body = {"error": "invalid_request", "error_description": str(getattr(exc, "detail", ""))}
-    return json_response(body, status, headers)
+    return _error(request, status, "invalid_request", str(getattr(exc, "detail", "")), headers)
 
 
 async def database_busy(request: Request, exc: Exception) -> Response:
-    """The database is overloaded or locked: say so with 503, as the client may retry."""
-    logger.warning("database busy on %s %s: %s", request.method, request.url.path,
+    """The database is unavailable, overloaded or locked: 503, as the client may retry."""
+    logger.warning("database busy on %s %s: %s", request.method, printable(request.url.path),
                    type(exc).__name__)
-    body = {"error": "temporarily_unavailable",
-            "error_description": "the issuer is busy; try again shortly"}
-    return json_response(body, 503, {"Retry-After": "1", "Cache-Control": "no-store"})
+    return _error(request, 503, "temporarily_unavailable",
+                  "the database is unavailable or busy; try again shortly",
+                  {"Retry-After": "1", "Cache-Control": "no-store"})
+
+
+def _error(
+    request: Request, status: int, code: str, description: str, headers: dict[str, str]
+) -> Response:
+    """RFC 6749 §5.2 JSON, or ``{"message"}`` under the JSON API's own prefix."""
+    if request.url.path.startswith(CLASSIC_PREFIX):
+        return json_response({"message": description}, status, headers)
+    return json_response({"error": code, "error_description": description}, status, headers)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response(
-        {"error": "server_error", "error_description": "the server failed; see its log"}, 500
-    )
+    logger.error("unhandled error on %s %s", request.method, printable(request.url.path),
+                 exc_info=exc)
+    return _error(request, 500, "server_error", "the server failed; see its log", {})
 
 
 def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
@@ -88,9 +97,9 @@ def create_app(issuer: Issuer, *, manage_lifecycle: bool = True) -> Starlette:
         Route("/revoke", revoke, methods=["POST"]),
         Route("/introspect", introspect, methods=["POST"]),
         Route("/userinfo", userinfo, methods=["GET", "POST"]),
-        Route("/api/auth/login", classic.login, methods=["POST"]),
-        Route("/api/auth/refresh-token", classic.refresh_token, methods=["POST"]),
-        Route("/api/auth/revoke-token", classic.revoke_token, methods=["POST"]),
+        Route(f"{CLASSIC_PREFIX}login", classic.login, methods=["POST"]),
+        Route(f"{CLASSIC_PREFIX}refresh-token", classic.refresh_token, methods=["POST"]),
+        Route(f"{CLASSIC_PREFIX}revoke-token", classic.revoke_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -7,6 +7,7 @@ at most once, and treats a parameter sent without a value as omitted.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from ..errors import InvalidRequest, RequestTooLarge
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _MAX_FIELDS = 50
 
 
@@ -73,6 +75,8 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     """A JSON object body; anything else is ``invalid_request``."""
     if media_type(request) != "application/json":
         raise InvalidRequest("the body must be application/json", field="content-type")
+    if charset(request) not in (None, "utf-8", "utf8"):
+        raise InvalidRequest("the body must be UTF-8", field="content-type")
     body = await read_body(request, limit)
     try:
         document = json.loads(body.decode("utf-8"))
@@ -90,7 +94,8 @@ def _single_valued(pairs: list[tuple[str, str]]) -> dict[str, str]:
     seen: set[str] = set()
     for name, value in pairs:
         if name in seen:
-            raise InvalidRequest(f"{name} must not be repeated", field=name)
+            named = name if _PARAMETER_NAME.fullmatch(name) else "a parameter"
+            raise InvalidRequest(f"{named} must not be repeated", field=named)
         seen.add(name)
         if value != "":
             params[name] = value

@@ -42,7 +42,8 @@ def bearer_error(error: ProtocolError | None) -> Response:
 
 
 def _error_body(error: ProtocolError) -> dict[str, str]:
-    return {"error": error.code, "error_description": error.message}
+    """RFC 6749 §5.2 allows only printable ASCII but ``"`` and ``\\`` in a description."""
+    return {"error": error.code, "error_description": _quoted(error.message)}
 
 
 def _quoted(text: str) -> str:

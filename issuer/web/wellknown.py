@@ -15,7 +15,7 @@ from .token import GRANT_HANDLERS
 
 CLAIMS = (
     "iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "client_id", "scope",
-    "roles", "email", "given_name", "family_name",
+    "roles", "email", "given_name", "family_name", "sid",
 )
 
 
