@@ -103,7 +103,9 @@ def serve(host: str, port: int, dev: bool, workers: int) -> None:
     with _errors_as_messages():
         issuer = Issuer(settings)
         if settings.dev:
-            click.echo(asyncio.run(_prepare_dev(settings)) or "", err=True)
+            instructions = asyncio.run(_prepare_dev(settings))
+            if instructions:
+                click.echo(instructions, err=True)
         if workers == 1:
             uvicorn.run(create_app(issuer), host=host, port=port, log_config=None,
                         access_log=False)

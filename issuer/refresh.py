@@ -124,7 +124,9 @@ class RefreshTokens:
         scopes = _narrowed(family, client, requested)
         user = await session.get(User, family.user_id)
         if user is None or user.disabled:
-            return InvalidGrant("the refresh token's user is disabled", field="refresh_token")
+            # The same answer as any refused token: whether the account is disabled is not
+            # the caller's business (logins hide it too).
+            return InvalidGrant(_REFUSED, field="refresh_token")
 
         successor = self._successor(token)
         if not retry:
