@@ -141,7 +141,8 @@ def keys_rotate(dry_run: bool, early: bool, force: bool) -> None:
         click.echo(line)
 
 
-@keys.command("revoke")
+# A kid is base64url and may start with "-": unknown "options" are taken as the KID.
+@keys.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option("--force", is_flag=True,
               help="Needed when live tokens break: the active key, or a retired key whose "

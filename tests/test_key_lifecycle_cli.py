@@ -302,3 +302,12 @@ def test_two_cron_runs_at_once_activate_once(keys: Keys, tmp_path: Path) -> None
     lines = [line for out, _ in outputs for line in out.splitlines()]
     assert sum(line.startswith("activated ") for line in lines) == 1, lines
     assert sorted(keys.states().values()) == ["active", "retired"]
+
+
+def test_revoke_takes_a_kid_that_starts_with_a_dash(keys: Keys) -> None:
+    keys("rotate")
+
+    result = keys("revoke", "-Uk3vFq2")  # base64url kids may start with "-"
+
+    assert result.exit_code == 1
+    assert "no signing key has kid -Uk3vFq2 [unknown_kid]" in result.output
