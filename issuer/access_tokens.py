@@ -7,9 +7,13 @@ price of offline verification, and why access tokens live minutes, not hours.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+
+from keys.store import PUBLISHED_STATES, SigningKey
 
 from .errors import InvalidToken
 from .models import Client, RefreshFamily, RevokedAccessToken, User
@@ -47,7 +51,11 @@ async def live_access_claims(issuer: Issuer, token: str) -> dict[str, Any]:
         revoked = await session.get(RevokedAccessToken, jti[:64])
         user = await session.get(User, str(claims["sub"])) if "auth_time" in claims else None
         family = await session.get(RefreshFamily, sid) if isinstance(sid, str) else None
+        key = await session.get(SigningKey, _kid(token))
     client = await issuer.clients.get(str(claims.get("client_id")))
+    if key is None or key.state not in PUBLISHED_STATES:
+        # The database knows of a key revocation before this process's next reload does.
+        raise InvalidToken("the token's signing key has been revoked")
     if sid is not None and (family is None or family.revoked_at is not None):
         # RFC 7009 §2.1: revoking the refresh token ends the access tokens of its grant.
         raise InvalidToken("the token's session has ended")
@@ -70,3 +78,10 @@ async def introspect_access_token(issuer: Issuer, token: str, client: Client) ->
     fields = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
     return {"active": True, "token_type": "Bearer",
             **{name: claims[name] for name in fields if name in claims}}
+
+
+def _kid(token: str) -> str:
+    """The ``kid`` of a token whose signature was already verified against that key."""
+    segment = token.split(".", 1)[0]
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return str(header.get("kid", ""))[:64]

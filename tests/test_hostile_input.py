@@ -343,3 +343,25 @@ async def test_unknown_refresh_tokens_never_open_a_write_transaction(
     writes = ("BEGIN IMMEDIATE", "UPDATE", "INSERT", "FOR UPDATE")
     assert not [s for s in statements if any(word in s for word in writes)]
     assert len([s for s in statements if "FROM refresh_tokens" in s]) <= 2  # the look-ups
+
+
+async def test_a_revoked_signing_key_ends_its_tokens_before_the_next_reload(
+    running: Running, accounts: Accounts
+) -> None:
+    from sqlalchemy import update
+
+    from keys.store import SigningKey
+
+    access = (await login(running, accounts))["access_token"]
+    mobile = basic("mobile", accounts.mobile_secret)
+    assert (await running.http.post("/introspect", data={"token": access},
+                                    headers=mobile)).json()["active"] is True
+    async with running.issuer.sessions() as session, session.begin():
+        await session.execute(update(SigningKey).values(state="removed"))  # as `keys revoke` does
+
+    introspection = await running.http.post("/introspect", data={"token": access}, headers=mobile)
+    userinfo = await running.http.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
+
+    assert introspection.json() == {"active": False}
+    assert (userinfo.status_code, userinfo.json()["error_description"]) == (
+        401, "the token's signing key has been revoked")
