@@ -182,7 +182,7 @@ def keys_rewrap(new_kek_file: Path | None, new_kek_stdin: bool) -> None:
         raise click.UsageError("give exactly one of --new-kek-file FILE and --new-kek-stdin")
     settings = _settings()
     with _errors_as_exit_codes():
-        text = sys.stdin.readline() if new_kek_stdin else _read_kek_file(new_kek_file)
+        text = sys.stdin.readline() if new_kek_file is None else _read_kek_file(new_kek_file)
         new_kek = KeyEncryptionKey.from_text(text)
 
     async def work(context: KeyContext) -> list[str]:
@@ -273,9 +273,7 @@ def _utc(timestamp: int) -> str:
     return _when(timestamp) + " UTC"
 
 
-def _read_kek_file(path: Path | None) -> str:
-    if path is None:  # pragma: no cover - excluded by the option check
-        raise click.UsageError("--new-kek-file is missing")
+def _read_kek_file(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from .errors import InvalidGrant, InvalidRequest
 from .models import Client, User
@@ -83,7 +84,7 @@ async def _rehash(issuer: Issuer, user: User, password: str) -> None:
     new_hash = await issuer.passwords.hash_async(password)
     async with issuer.sessions() as session, session.begin():
         await session.execute(
-            update(User).where(User.id == user.id).values(password_hash=new_hash)  # type: ignore[arg-type]
+            update(User).where(col(User.id) == user.id).values(password_hash=new_hash)
         )
     user.password_hash = new_hash
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from .models import RefreshFamily, RefreshToken, RevokedAccessToken
 
@@ -34,9 +35,9 @@ async def prune(
             if not ids:
                 break
             tokens = await session.execute(
-                delete(RefreshToken).where(RefreshToken.family_id.in_(ids))  # type: ignore[attr-defined]
+                delete(RefreshToken).where(col(RefreshToken.family_id).in_(ids))
             )
-            await session.execute(delete(RefreshFamily).where(RefreshFamily.id.in_(ids)))  # type: ignore[attr-defined]
+            await session.execute(delete(RefreshFamily).where(col(RefreshFamily.id).in_(ids)))
         pruned.families += len(ids)
         pruned.refresh_tokens += tokens.rowcount or 0
     while True:
@@ -48,7 +49,7 @@ async def prune(
             if not jtis:
                 break
             await session.execute(
-                delete(RevokedAccessToken).where(RevokedAccessToken.jti.in_(jtis))  # type: ignore[attr-defined]
+                delete(RevokedAccessToken).where(col(RevokedAccessToken.jti).in_(jtis))
             )
         pruned.revoked_access_tokens += len(jtis)
     return pruned

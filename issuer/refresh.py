@@ -25,9 +25,11 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from .errors import InvalidGrant, InvalidScope
 from .models import Client, RefreshFamily, RefreshToken, SecurityEvent, User
@@ -106,10 +108,10 @@ class RefreshTokens:
         self, session: AsyncSession, token: str, client: Client,
         requested: tuple[str, ...] | None, ip: str | None, now: int,
     ) -> Rotation | InvalidGrant:
-        row = await _locked(session, RefreshToken, RefreshToken.token_hash, token_hash(token))
+        row = await _locked(session, RefreshToken, token_hash(token))
         if row is None or row.client_id != client.client_id:
             return InvalidGrant(_REFUSED, field="refresh_token")
-        family = await _locked(session, RefreshFamily, RefreshFamily.id, row.family_id)
+        family = await _locked(session, RefreshFamily, row.family_id)
         if family is None or family.revoked_at is not None or row.revoked_at is not None:
             return InvalidGrant(_REFUSED, field="refresh_token")
         if now >= row.expires_at or now >= family.expires_at:
@@ -132,7 +134,7 @@ class RefreshTokens:
         if not retry:
             await session.execute(
                 update(RefreshToken)
-                .where(RefreshToken.token_hash == row.token_hash)  # type: ignore[arg-type]
+                .where(col(RefreshToken.token_hash) == row.token_hash)
                 .values(used_at=now, successor_hash=token_hash(successor))
             )
             session.add(self._row(successor, family, row.token_hash, now, ip))
@@ -239,12 +241,12 @@ async def revoke_family(
     """Revoke a family and every token in it, whatever branch, in the caller's transaction."""
     await session.execute(
         update(RefreshFamily)
-        .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(RefreshFamily.id) == family_id, col(RefreshFamily.revoked_at).is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now, revoked_by_ip=ip, revoked_reason=reason)
     )
 
@@ -253,7 +255,7 @@ async def revoke_user_families(session: AsyncSession, user_id: str, now: int) ->
     """Revoke every live family of a user; returns how many were revoked."""
     rows = await session.execute(
         select(RefreshFamily.id).where(
-            RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)  # type: ignore[union-attr]
+            col(RefreshFamily.user_id) == user_id, col(RefreshFamily.revoked_at).is_(None)
         )
     )
     family_ids = list(rows.scalars())
@@ -285,8 +287,10 @@ def _narrowed(
     return wanted
 
 
-async def _locked(session: AsyncSession, model: type, column: object, value: str):  # type: ignore[no-untyped-def]
-    statement = select(model).where(column == value)  # type: ignore[arg-type]
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalars().first()
+Row = TypeVar("Row", RefreshToken, RefreshFamily)
+
+
+async def _locked(session: AsyncSession, model: type[Row], key: str) -> Row | None:
+    """The row with primary key ``key``, locked until the transaction ends (``FOR UPDATE``
+    on PostgreSQL; SQLite has no row locks, and its ``BEGIN IMMEDIATE`` locks it all)."""
+    return await session.get(model, key, with_for_update=True)

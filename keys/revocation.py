@@ -96,7 +96,7 @@ async def _replace(
     if upcoming is not None:
         await update_if_state(session, upcoming.kid, NEXT, state=ACTIVE, activated_at=now)
         return upcoming.kid
-    if fresh is None:  # pragma: no cover - excluded by the check above
+    if fresh is None:  # the check above rules it out; say so rather than add None
         raise RotationConflict("no replacement key")
     session.add(fresh)
     await session.flush()

@@ -16,8 +16,9 @@ import anyio.to_thread
 from sqlalchemy import BigInteger, Index, Table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
+from .errors import NoActiveKey
 from .jwk import generate_private_key, public_jwk, serialize_private_key
 from .sealing import KeyEncryptionKey
 
@@ -91,7 +92,7 @@ async def new_key(
 
 async def published_keys(session: AsyncSession) -> list[SigningKey]:
     rows = await session.execute(
-        select(SigningKey).where(SigningKey.state.in_(PUBLISHED_STATES))  # type: ignore[attr-defined]
+        select(SigningKey).where(col(SigningKey.state).in_(PUBLISHED_STATES))
     )
     return list(rows.scalars())
 
@@ -133,6 +134,6 @@ async def ensure_active_key(
 
     async with sessions() as session:
         winner = await active_key(session)
-    if winner is None:  # pragma: no cover - the index makes this unreachable
-        raise RuntimeError("no active key after creating one")
+    if winner is None:  # only if another process revoked the winner in between
+        raise NoActiveKey("no active key after creating one; start again")
     return winner.kid

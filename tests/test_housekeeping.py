@@ -68,7 +68,9 @@ async def test_revoke_sessions_revokes_every_family(running: Running, accounts: 
     assert "refresh_token" in await login(running, accounts)
 
 
-def test_cli_revoke_sessions_and_prune(database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_revoke_sessions_and_prune(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from issuer.cli import main

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from issuer.db import create_async_engine, session_factory
 from issuer.migrate import upgrade
@@ -157,19 +158,19 @@ def test_policy_refuses_a_period_shorter_than_propagation() -> None:
 
 @dataclass
 class Store:
-    sessions: object
+    sessions: async_sessionmaker[AsyncSession]
     kek: KeyEncryptionKey
     clock: FakeClock
 
     async def rows(self) -> list[SigningKey]:
-        async with self.sessions() as session:  # type: ignore[operator]
+        async with self.sessions() as session:
             return await all_keys(session)
 
     async def states(self) -> dict[str, str]:
         return {row.kid: row.state for row in await self.rows()}
 
     async def advance(self, policy: Policy = POLICY, **options: bool) -> list[str]:
-        outcome = await advance(self.sessions, self.kek, policy, self.clock,  # type: ignore[arg-type]
+        outcome = await advance(self.sessions, self.kek, policy, self.clock,
                                 **options)
         return [step.describe(done=True) for step in outcome.steps]
 
@@ -211,7 +212,7 @@ async def test_dry_run_changes_nothing(store: Store) -> None:
     store.clock.now = START + 530
     before = [row.model_dump() for row in await store.rows()]
 
-    outcome = await advance(store.sessions, store.kek, POLICY, store.clock,  # type: ignore[arg-type]
+    outcome = await advance(store.sessions, store.kek, POLICY, store.clock,
                             dry_run=True)
 
     assert [step.action for step in outcome.steps] == [PUBLISH]
@@ -247,7 +248,7 @@ async def test_advance_refuses_to_work_under_another_kek(store: Store) -> None:
 
 
 async def published_kids(store: Store) -> set[str]:
-    ring = await KeyManager(store.sessions, store.kek).reload()  # type: ignore[arg-type]
+    ring = await KeyManager(store.sessions, store.kek).reload()
     return {jwk["kid"] for jwk in json.loads(ring.jwks)["keys"]}
 
 
@@ -262,11 +263,11 @@ async def test_revoking_the_active_key_needs_force_and_activates_a_replacement(
         await store.advance()
 
     with pytest.raises(RotationRefused) as refused:
-        await revoke(store.sessions, store.kek, POLICY, active, store.clock)  # type: ignore[arg-type]
+        await revoke(store.sessions, store.kek, POLICY, active, store.clock)
     assert refused.value.code == "rotation_refused"
     assert active in await published_kids(store)
 
-    done = await revoke(store.sessions, store.kek, POLICY, active, store.clock,  # type: ignore[arg-type]
+    done = await revoke(store.sessions, store.kek, POLICY, active, store.clock,
                         force=True)
     rows = {row.kid: row for row in await store.rows()}
     assert done.previous_state == "active" and done.replacement in rows
@@ -274,7 +275,7 @@ async def test_revoking_the_active_key_needs_force_and_activates_a_replacement(
     assert (rows[active].state, rows[active].sealed_private) == ("removed", None)
     assert rows[done.replacement].state == "active"  # type: ignore[index]
     assert active not in await published_kids(store)
-    ring = await KeyManager(store.sessions, store.kek).reload()  # type: ignore[arg-type]
+    ring = await KeyManager(store.sessions, store.kek).reload()
     assert ring.require_signer().kid == done.replacement
 
 
@@ -286,9 +287,9 @@ async def test_revoking_a_next_key_needs_no_force_and_unknown_kids_are_named(
     await store.advance()
     (upcoming,) = [kid for kid, state in (await store.states()).items() if state == "next"]
 
-    done = await revoke(store.sessions, store.kek, POLICY, upcoming, store.clock)  # type: ignore[arg-type]
+    done = await revoke(store.sessions, store.kek, POLICY, upcoming, store.clock)
     with pytest.raises(UnknownKey) as unknown:
-        await revoke(store.sessions, store.kek, POLICY, "no-such-kid", store.clock)  # type: ignore[arg-type]
+        await revoke(store.sessions, store.kek, POLICY, "no-such-kid", store.clock)
 
     assert (done.previous_state, done.replacement, done.breaks) == ("next", None, ())
     assert (unknown.value.code, unknown.value.kid) == ("unknown_kid", "no-such-kid")
@@ -304,7 +305,7 @@ async def test_rewrap_moves_every_key_to_the_new_kek(store: Store) -> None:
     await store.advance()
     new_kek = KeyEncryptionKey.generate()
 
-    done = await rewrap(store.sessions, store.kek, new_kek)  # type: ignore[arg-type]
+    done = await rewrap(store.sessions, store.kek, new_kek)
 
     rows = await store.rows()
     assert (done.old_kek_ids, done.new_kek_id, len(done.resealed)) == (
@@ -312,9 +313,9 @@ async def test_rewrap_moves_every_key_to_the_new_kek(store: Store) -> None:
     for row in rows:
         with pytest.raises(KeyEncryptionKeyError):
             store.kek.open(row.sealed_private or "", row.kid)
-    ring = await KeyManager(store.sessions, new_kek).reload()  # type: ignore[arg-type]
+    ring = await KeyManager(store.sessions, new_kek).reload()
     assert ring.require_signer().sign_compact({"sub": "x"}, "JWT").count(".") == 2
-    again = await rewrap(store.sessions, store.kek, new_kek)  # type: ignore[arg-type]
+    again = await rewrap(store.sessions, store.kek, new_kek)
     assert (again.resealed, len(again.unchanged)) == ((), 2)
 
 
@@ -322,18 +323,18 @@ async def test_rewrap_moves_every_key_to_the_new_kek(store: Store) -> None:
 async def test_rewrap_is_all_or_nothing(store: Store) -> None:
     store.clock.now = START + 530
     await store.advance()
-    async with store.sessions() as session, session.begin():  # type: ignore[operator]
+    async with store.sessions() as session, session.begin():
         (victim, *_) = await all_keys(session)
         victim.sealed_private = f"v1.{store.kek.kek_id}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     before = [row.model_dump() for row in await store.rows()]
 
     with pytest.raises(KeyEncryptionKeyError) as caught:
-        await rewrap(store.sessions, store.kek, KeyEncryptionKey.generate())  # type: ignore[arg-type]
+        await rewrap(store.sessions, store.kek, KeyEncryptionKey.generate())
 
     assert caught.value.kid == victim.kid
     assert [row.model_dump() for row in await store.rows()] == before
     with pytest.raises(KeyEncryptionKeyError):
-        await rewrap(store.sessions, store.kek, store.kek)  # type: ignore[arg-type]
+        await rewrap(store.sessions, store.kek, store.kek)
 
 
 # No private member is ever published, for RSA and EC, through the whole lifecycle.
@@ -343,7 +344,7 @@ async def test_rewrap_is_all_or_nothing(store: Store) -> None:
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
 async def test_no_private_member_is_ever_published(store: Store, alg: str) -> None:
     policy = replace(POLICY, signing_alg=alg)  # from ES256 to alg, then rotations of alg
-    manager = KeyManager(store.sessions, store.kek)  # type: ignore[arg-type]
+    manager = KeyManager(store.sessions, store.kek)
     bodies, seen = [], set()
     for _ in range(260):
         store.clock.advance(10)
@@ -351,7 +352,7 @@ async def test_no_private_member_is_ever_published(store: Store, alg: str) -> No
         bodies.append((await manager.reload()).jwks)
         seen |= set((await store.states()).values())
     (active,) = [kid for kid, state in (await store.states()).items() if state == "active"]
-    await revoke(store.sessions, store.kek, policy, active, store.clock, force=True)  # type: ignore[arg-type]
+    await revoke(store.sessions, store.kek, policy, active, store.clock, force=True)
     bodies.append((await manager.reload()).jwks)
 
     members = [set(jwk) for body in bodies for jwk in json.loads(body)["keys"]]

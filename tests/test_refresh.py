@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from issuer.models import Client, RefreshFamily, RefreshToken, SecurityEvent, User
-from tests.conftest import START, Accounts, Running, basic, create_accounts, segments
+from issuer.settings import Settings
+from keys import KeyEncryptionKey
+from tests.conftest import (
+    START,
+    Accounts,
+    FakeClock,
+    Running,
+    basic,
+    create_accounts,
+    segments,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -196,7 +207,9 @@ async def test_reuse_after_the_window_revokes_every_descendant(
     assert "refresh_token" in await login(running, accounts)
 
 
-async def test_grace_zero_turns_the_window_off(make_settings, clock, kek) -> None:  # type: ignore[no-untyped-def]
+async def test_grace_zero_turns_the_window_off(
+    make_settings: Callable[..., Settings], clock: FakeClock, kek: KeyEncryptionKey
+) -> None:
     from issuer.service import Issuer
     from issuer.web import create_app
     from tests.conftest import Running as R
@@ -296,8 +309,9 @@ async def test_garbage_refresh_tokens(running: Running, accounts: Accounts, toke
 
 @pytest.mark.parametrize(("grace", "successes"), [(0, 1), (5, 20)])
 async def test_concurrent_refreshes_in_process(
-    make_settings, clock, kek, grace: int, successes: int
-) -> None:  # type: ignore[no-untyped-def]
+    make_settings: Callable[..., Settings], clock: FakeClock, kek: KeyEncryptionKey,
+    grace: int, successes: int,
+) -> None:
     from issuer.service import Issuer
     from issuer.web import create_app
     from tests.conftest import Running as R
