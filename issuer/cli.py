@@ -119,7 +119,9 @@ async def _prepare_dev(settings: Settings) -> str | None:
     issuer = Issuer(settings)
     try:
         await issuer.start()
-        return await create_demo_accounts(issuer.sessions, settings, int(time.time()))
+        return await create_demo_accounts(
+            issuer.sessions, issuer.passwords, settings, int(time.time())
+        )
     finally:
         await issuer.stop()
 

@@ -18,7 +18,7 @@ DEMO_SCOPES = ("openid", "profile", "email", "roles", "api")
 
 
 async def create_demo_accounts(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: int
+    sessions: async_sessionmaker[AsyncSession], passwords: Passwords, settings: Settings, now: int
 ) -> str | None:
     """Create the demo accounts when there are no users and no clients yet.
 
@@ -30,7 +30,7 @@ async def create_demo_accounts(
         if await count_users(session) or await list_clients(session):
             return None
         await create_user(
-            session, Passwords(settings), DEMO_EMAIL, password, now=now,
+            session, passwords, DEMO_EMAIL, password, now=now,
             roles=["admin"], given_name="Demo", family_name="User",
         )
         _, secret = await create_client(

@@ -9,7 +9,7 @@ from .models import Client
 
 OPENID_SCOPES = ("openid", "profile", "email", "roles")
 USER_ONLY_SCOPES = frozenset(OPENID_SCOPES)
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")  # RFC 6749 §3.3 scope-token
 
 
 def parse_scope(text: str | None) -> tuple[str, ...] | None:
@@ -17,7 +17,7 @@ def parse_scope(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     tokens = text.split(" ")
-    if any(not _SCOPE_TOKEN.fullmatch(token) for token in tokens):
+    if any(not SCOPE_TOKEN.fullmatch(token) for token in tokens):
         raise InvalidScope("scope is not a space-separated list of scope tokens", field="scope")
     return tuple(dict.fromkeys(tokens))
 
