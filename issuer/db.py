@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from .errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Every engine is made with hide_parameters: a database error that reaches a log line
+# then names the statement but not its values (password hashes, sealed keys, token hashes).
 
 
 def async_url(url: str) -> str:
@@ -60,12 +62,13 @@ def create_async_engine(
         pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if single_writer else {}
         engine = _create_async_engine(
             target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-            pool_timeout=SQLITE_BUSY_TIMEOUT_SECONDS, **pool,
+            pool_timeout=SQLITE_BUSY_TIMEOUT_SECONDS, hide_parameters=True, **pool,
         )
         _immediate_transactions(engine.sync_engine)
         return engine
     return _create_async_engine(
-        target, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        target, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
@@ -73,10 +76,12 @@ def create_sync_engine(url: str) -> Engine:
     target = sync_url(url)
     if is_sqlite(target):
         _make_parent(target)
-        engine = create_engine(target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        engine = create_engine(
+            target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+        )
         _immediate_transactions(engine)
         return engine
-    return create_engine(target, pool_pre_ping=True)
+    return create_engine(target, pool_pre_ping=True, hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

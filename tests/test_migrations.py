@@ -82,3 +82,22 @@ def test_models_match_the_migrated_schema(database_url: str) -> None:
     engine.dispose()
 
     assert differences == []
+
+
+def test_database_errors_do_not_carry_statement_values(database_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    upgrade(database_url)
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            insert(connection, "users", USER)
+        with engine.begin() as connection:
+            insert(connection, "users", USER)
+    except IntegrityError as error:
+        message = str(error)
+    finally:
+        engine.dispose()
+
+    assert "hidden due to hide_parameters" in message
+    assert USER["password_hash"] not in message
